@@ -1,0 +1,1 @@
+"""disconf_client: the typed, decorator-driven Python client."""

@@ -1,0 +1,124 @@
+"""What clients write into ZooKeeper, and how the server's self-check reads it.
+
+* Change notification data (server -> config node): an item's new value as UTF-8; a file's whole
+  new content as a JSON string literal (the original's format; clients ignore it).
+* Instance node data (client -> its EPHEMERAL child): an item's raw value; for a file a JSON
+  object of the parsed ``.properties`` map (``{}`` for other formats).
+* The self-check compares an instance's data with the stored value: every key the instance
+  reports must equal the stored one (numbers numerically, strings trimmed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from .exceptions import PropertiesError
+from .properties import parse_properties
+
+__all__ = [
+    "InstanceCheck",
+    "check_file_instance",
+    "check_item_instance",
+    "file_instance_data",
+    "file_notification_data",
+    "is_properties_file",
+    "item_instance_data",
+    "item_notification_data",
+]
+
+
+def is_properties_file(name: str) -> bool:
+    """Files whose keys the self-check compares: ``*.properties``."""
+    return name.lower().endswith(".properties")
+
+
+def file_notification_data(content: str) -> bytes:
+    """The data the server ``setData``s on a file's node: the content as a JSON string."""
+    return json.dumps(content, ensure_ascii=False).encode("utf-8")
+
+
+def item_notification_data(value: str) -> bytes:
+    """The data the server ``setData``s on an item's node: the raw value."""
+    return value.encode("utf-8")
+
+
+def file_instance_data(name: str, content: str) -> bytes:
+    """What a client writes into its instance node for a file."""
+    if not is_properties_file(name):
+        return b"{}"
+    try:
+        values = parse_properties(content)
+    except PropertiesError:
+        return b"{}"
+    return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def item_instance_data(value: str) -> bytes:
+    """What a client writes into its instance node for an item."""
+    return value.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class InstanceCheck:
+    """One instance's self-check result."""
+
+    name: str
+    value: str
+    mismatched: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatched and self.error is None
+
+
+def _same(stored: str | None, reported: object) -> bool:
+    if stored is None:
+        return False
+    if isinstance(reported, bool):
+        return stored.strip().lower() == str(reported).lower()
+    if isinstance(reported, (int, float)):
+        try:
+            return Decimal(stored.strip()) == Decimal(str(reported))
+        except InvalidOperation:
+            return False
+    if reported is None:
+        return stored.strip() == ""
+    if isinstance(reported, str):
+        if stored.strip() == reported.strip():
+            return True
+        try:  # "8080" vs "8080.0": compare numerically when both are numbers
+            return Decimal(stored.strip()) == Decimal(reported.strip())
+        except InvalidOperation:
+            return False
+    return stored.strip() == json.dumps(reported, ensure_ascii=False)
+
+
+def check_file_instance(
+    instance: str, file_name: str, stored_content: str, data: bytes
+) -> InstanceCheck:
+    """Compare a file instance's reported map with the stored file."""
+    text = data.decode("utf-8", errors="replace")
+    try:
+        reported = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        return InstanceCheck(instance, text, error="instance data is not JSON")
+    if not isinstance(reported, dict):
+        return InstanceCheck(instance, text, error="instance data is not a JSON object")
+    stored: dict[str, str] = {}
+    if is_properties_file(file_name):
+        try:
+            stored = parse_properties(stored_content)
+        except PropertiesError:
+            stored = {}
+    mismatched = [key for key, value in reported.items() if not _same(stored.get(key), value)]
+    return InstanceCheck(instance, text, mismatched)
+
+
+def check_item_instance(instance: str, stored_value: str, data: bytes) -> InstanceCheck:
+    """Compare an item instance's reported value with the stored value (trimmed)."""
+    text = data.decode("utf-8", errors="replace")
+    mismatched = [] if text.strip() == stored_value.strip() else ["value"]
+    return InstanceCheck(instance, text, mismatched)
