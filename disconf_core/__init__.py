@@ -36,9 +36,9 @@ from .zkpaths import normalize_prefix as normalize_prefix
 from .zkpaths import standby_node as standby_node
 
 __all__ = [
-    "DEFAULT_PREFIX",
     "ConfigType",
     "Coordinates",
+    "DEFAULT_PREFIX",
     "DisconfError",
     "InstanceCheck",
     "InvalidNameError",
