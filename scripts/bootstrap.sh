@@ -23,6 +23,7 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 [[ -f /usr/share/java/zookeeper.jar ]] || missing+=(zookeeper)
 if [[ $want_test -eq 1 ]]; then
   command -v chromium >/dev/null || missing+=(chromium)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)
   if ! port_open 3306; then
     command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
   fi
