@@ -1,0 +1,718 @@
+"""Master/standby: exactly one active master among the instances sharing an election name.
+
+Instances of a service that must run as one active copy (a scheduler, an ordered queue consumer)
+each create an :class:`ActiveStandby` with the same name; one becomes master, the others wait
+as warm standbys and one of them takes over when the master goes away::
+
+    election = ActiveStandby(
+        "billing-job",
+        coords=Coordinates("billing", "1_0_0", "prod"),
+        zk_hosts="zk1:2181,zk2:2181",
+        on_become_master=lambda token: scheduler.start(fencing_token=token),
+        on_lose_master=scheduler.stop,
+    ).start()
+
+It is kazoo's ``Lock`` recipe under ``<prefix>/<app>_<version>_<env>/standby/<name>``: every
+contender holds an EPHEMERAL_SEQUENTIAL node (its data: host, pid, since — see
+:mod:`disconf_core.standby`) and the lowest node is the master. That node's sequence number is
+the **fencing token** handed to ``on_become_master(token)``: successive masters' tokens strictly
+increase, so a downstream store that remembers the highest token it has seen can refuse a
+deposed master's late writes.
+
+* ``is_master`` is True only while the session is CONNECTED and holds the lowest node; it flips
+  to False synchronously in the kazoo listener, before any hook runs.
+* Hooks (``on_become_master(token)``, ``on_become_standby()``, ``on_lose_master()``) run one at a
+  time, in order, on a per-election hook thread — never on the kazoo event thread. A raising
+  hook is logged and the recipe carries on.
+* Config per role: ``load_master_config()`` runs (on the election's worker thread) after the
+  lock is won and before ``is_master`` turns True and ``on_become_master`` runs; if it raises,
+  the instance gives its place up and competes again one second later, so a standby whose
+  master config loads becomes master instead. ``load_standby_config()`` runs before
+  ``on_become_standby``.
+* Context: the master may :meth:`ActiveStandby.save_context` bytes or a JSON value (at most
+  512 KiB, larger raises :class:`~disconf_core.standby.ContextTooLargeError`); the write is a
+  ZooKeeper transaction that also checks the master's lock node still exists, so a deposed
+  master can never overwrite its successor's context. The next master finds it in
+  :attr:`ActiveStandby.context` when ``on_become_master`` runs.
+* A clean :meth:`ActiveStandby.stop` (or :meth:`resign`) runs ``on_lose_master`` first and only
+  then deletes the lock node, so the next master (notified at once by its watch) never overlaps.
+  A master killed with SIGKILL is replaced when its session expires: session timeout (default
+  :data:`DEFAULT_SESSION_TIMEOUT` = 10 s) plus ZooKeeper's tick.
+
+Error Handling
+--------------
+* **SUSPENDED** (connection lost, session maybe alive): a master stops being master at once —
+  ``is_master`` turns False in the listener and ``on_lose_master`` is queued. Nobody else can
+  become master before the session expires, because the lock node still exists. A standby keeps
+  its place in the queue.
+* **Reconnect** (CONNECTED again, same session): the former master waits for its
+  ``on_lose_master`` to return (at most ``hook_timeout``), deletes its old lock node and joins
+  the contest again with a new node; the next contender in line becomes master with a higher
+  token. It never resumes its old term silently.
+* **LOST** (session expired): every lock node of the session is gone. The recipe never believes
+  it is master from that moment; a pending acquisition is cancelled and the instance re-enters
+  the contest from scratch on the new session.
+* **ZooKeeper restart**: the same as SUSPENDED then reconnect (or LOST if the sessions expired
+  meanwhile). A client created by the recipe (``zk_hosts=``) retries the connection with at most
+  1 s between attempts, forever, until :meth:`stop`.
+* **Lock node deleted by someone else** (an operator): a watch on the master's own node demotes
+  it, exactly as on SUSPENDED.
+* A process paused (SIGSTOP, a long GC) while master cannot notice anything until it runs again;
+  when it resumes it sees SUSPENDED/LOST within moments, but a standby may already be master.
+  This is inherent to any lease or lock service: fence downstream writes with the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import CancelledError, KazooException, NoNodeError
+from kazoo.protocol.states import EventType, KazooState, WatchedEvent
+from kazoo.recipe.lock import Lock
+from kazoo.retry import KazooRetry
+
+from disconf_core import DEFAULT_PREFIX, Coordinates, DisconfError, standby_node, validate_segment
+from disconf_core.standby import (
+    CONTEXT_NODE,
+    Contender,
+    JSONValue,
+    SavedContext,
+    StandbyDataError,
+    contender_data,
+    contender_token,
+    decode_context,
+    encode_context,
+    parse_contenders,
+)
+
+__all__ = [
+    "DEFAULT_SESSION_TIMEOUT",
+    "ActiveStandby",
+    "NotMasterError",
+    "StandbyError",
+    "StandbySpec",
+    "active_standby",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION_TIMEOUT = 10.0
+RETRY_PAUSE = 1.0  # after a failed master-config load or an unexpected ZooKeeper error
+
+MasterHook = Callable[[int], object]
+Hook = Callable[[], object]
+C = TypeVar("C", bound=type)
+
+
+class StandbyError(DisconfError):
+    """A master/standby operation failed (ZooKeeper unreachable, bad arguments)."""
+
+
+class NotMasterError(StandbyError):
+    """A master-only operation (saving the context) was attempted by a non-master."""
+
+
+# --------------------------------------------------------------------------- decorator
+
+
+@dataclass(frozen=True)
+class StandbySpec:
+    """What ``@active_standby`` attaches to a class: the election name and per-role configs."""
+
+    name: str
+    master_configs: tuple[str, ...] = ()
+    standby_configs: tuple[str, ...] = ()
+
+
+@overload
+def active_standby(name_or_cls: C, /) -> C: ...
+@overload
+def active_standby(
+    name_or_cls: str | None = None,
+    /,
+    *,
+    master_configs: tuple[str, ...] | list[str] = (),
+    standby_configs: tuple[str, ...] | list[str] = (),
+) -> Callable[[C], C]: ...
+def active_standby(
+    name_or_cls: Any = None,
+    /,
+    *,
+    master_configs: tuple[str, ...] | list[str] = (),
+    standby_configs: tuple[str, ...] | list[str] = (),
+) -> Any:
+    """Mark a class as a master/standby role holder (metadata only).
+
+    ``@active_standby("billing-job")`` or bare ``@active_standby`` (the class name is the
+    election name). The class may define ``on_become_master(self, token)``,
+    ``on_become_standby(self)`` and ``on_lose_master(self)``; :meth:`ActiveStandby.for_object`
+    wires an instance to an election. Decorating a class twice raises ``TypeError``.
+    """
+
+    def wrap(cls: C, name: str) -> C:
+        if "__disconf_standby__" in cls.__dict__:
+            raise TypeError(f"{cls.__qualname__} is already bound to a master/standby election")
+        validate_segment(name, "election")
+        spec = StandbySpec(name, tuple(master_configs), tuple(standby_configs))
+        cls.__disconf_standby__ = spec  # type: ignore[attr-defined]
+        return cls
+
+    if isinstance(name_or_cls, type):
+        return wrap(name_or_cls, name_or_cls.__name__)
+    if name_or_cls is not None and not isinstance(name_or_cls, str):
+        raise TypeError(f"active_standby() takes an election name, not {name_or_cls!r}")
+    election_name = name_or_cls
+
+    def called(cls: C) -> C:
+        return wrap(cls, election_name if election_name is not None else cls.__name__)
+
+    return called
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class _ContenderLock(Lock):  # type: ignore[misc]
+    """kazoo's Lock with bounded (<= 1 s), cancellable retries.
+
+    kazoo's own retry backs off up to 60 s between attempts while ZooKeeper is unreachable,
+    which would delay a takeover long after ZooKeeper is back; ``cancel()`` also interrupts
+    the retry's sleep (kazoo raises ``InterruptedError``).
+    """
+
+    def __init__(self, client: KazooClient, path: str, data: bytes) -> None:
+        super().__init__(client, path)
+        self.data = data
+        self._retry = KazooRetry(
+            max_tries=-1,
+            delay=0.05,
+            backoff=2,
+            max_delay=1.0,
+            sleep_func=client.handler.sleep_func,
+            interrupt=lambda: bool(self.cancelled),
+        )
+
+
+class _HookRunner:
+    """Runs hooks one at a time, in submission order, on its own thread."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._queue: queue.Queue[tuple[str, Callable[[], object], threading.Event] | None]
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._run, name=f"disconf-standby-hooks[{label}]", daemon=True
+        )
+        self._thread.start()
+
+    def submit(self, what: str, call: Callable[[], object]) -> threading.Event:
+        done = threading.Event()
+        self._queue.put((what, call, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            what, call, done = item
+            try:
+                call()
+            except Exception:
+                log.exception(
+                    "master/standby %r: %s raised; the election goes on", self._label, what
+                )
+            finally:
+                done.set()
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def stop(self, timeout: float) -> None:
+        self._queue.put(None)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+
+# --------------------------------------------------------------------------- the recipe
+
+
+class ActiveStandby:
+    """One instance's seat in the election ``name``; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        coords: Coordinates,
+        zk_hosts: str | None = None,
+        client: KazooClient | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        session_timeout: float = DEFAULT_SESSION_TIMEOUT,
+        on_become_master: MasterHook | None = None,
+        on_become_standby: Hook | None = None,
+        on_lose_master: Hook | None = None,
+        load_master_config: Hook | None = None,
+        load_standby_config: Hook | None = None,
+        hook_timeout: float | None = None,
+        host: str | None = None,
+    ) -> None:
+        """Exactly one of ``zk_hosts`` (the recipe owns a client) or ``client`` (shared).
+
+        ``session_timeout`` (seconds) applies to a client the recipe creates; a shared client
+        keeps its own. ``hook_timeout`` (default: ``session_timeout``) bounds how long a
+        former master waits for ``on_lose_master`` before giving its lock node up anyway.
+        """
+        if (zk_hosts is None) == (client is None):
+            raise StandbyError(
+                f"master/standby {name!r}: give exactly one of zk_hosts= or client= "
+                f"(got zk_hosts={zk_hosts!r}, client={client!r})"
+            )
+        if isinstance(session_timeout, bool) or not isinstance(session_timeout, (int, float)):
+            raise StandbyError(f"session_timeout {session_timeout!r} must be a number of seconds")
+        if not 0.5 <= session_timeout <= 600:
+            raise StandbyError(
+                f"session_timeout {session_timeout!r} must be between 0.5 and 600 seconds"
+            )
+        self.name = name
+        self.coords = coords
+        self.path = standby_node(prefix, coords, name)  # validates the name
+        self.context_path = f"{self.path}/{CONTEXT_NODE}"
+        self.session_timeout = float(session_timeout)
+        self.hook_timeout = float(hook_timeout if hook_timeout is not None else session_timeout)
+        self.host = host or socket.gethostname()
+        self._owns_client = client is None
+        if client is None:
+            client = KazooClient(
+                hosts=zk_hosts,
+                timeout=self.session_timeout,
+                connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=1.0),
+            )
+        self._zk: KazooClient = client
+        self._on_become_master = on_become_master
+        self._on_become_standby = on_become_standby
+        self._on_lose_master = on_lose_master
+        self._load_master_config = load_master_config
+        self._load_standby_config = load_standby_config
+
+        self._cond = threading.Condition(threading.Lock())
+        self._connected = False
+        self._closing = False
+        self._started = False
+        self._epoch = 0  # incremented on LOST: every node of an older epoch is gone
+        self._term_over = False
+        self._is_master = False
+        self._token: int | None = None
+        self._master_node: str | None = None
+        self._lock: _ContenderLock | None = None
+        self._lose_done: threading.Event | None = None
+        self._abandoned: list[str] = []  # lock prefixes whose nodes must be deleted
+        self._context: SavedContext | None = None
+        self._hooks: _HookRunner | None = None
+        self._worker: threading.Thread | None = None
+
+    @classmethod
+    def for_object(cls, obj: object, **kwargs: Any) -> ActiveStandby:
+        """An election wired to an ``@active_standby`` class's instance and its hook methods."""
+        spec = getattr(type(obj), "__disconf_standby__", None)
+        if not isinstance(spec, StandbySpec):
+            raise TypeError(f"{type(obj).__qualname__} is not decorated with @active_standby")
+        for hook in ("on_become_master", "on_become_standby", "on_lose_master"):
+            if hook in kwargs:
+                raise TypeError(f"{hook}= comes from {type(obj).__qualname__}; do not pass it")
+            method = getattr(obj, hook, None)
+            if method is not None:
+                kwargs[hook] = method
+        return cls(spec.name, **kwargs)
+
+    # ----------------------------------------------------------------- public surface
+
+    @property
+    def is_master(self) -> bool:
+        """True only while CONNECTED and holding the lowest lock node."""
+        with self._cond:
+            return self._is_master
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token of the current master term, None when not master."""
+        with self._cond:
+            return self._token if self._is_master else None
+
+    @property
+    def context(self) -> SavedContext | None:
+        """The context read when this instance became master, or the last one it saved."""
+        with self._cond:
+            return self._context
+
+    def start(self) -> ActiveStandby:
+        """Join the contest (returns at once; hooks report the role). Idempotent."""
+        with self._cond:
+            if self._closing:
+                raise StandbyError(f"master/standby {self.name!r} was stopped; create a new one")
+            if self._started:
+                return self
+            self._started = True
+        self._hooks = _HookRunner(self.name)
+        self._zk.add_listener(self._on_state)
+        if self._owns_client:
+            self._zk.start_async()
+        with self._cond:
+            self._connected = self._zk.state == KazooState.CONNECTED
+        self._worker = threading.Thread(
+            target=self._run, name=f"disconf-standby[{self.name}]", daemon=True
+        )
+        self._worker.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Leave the contest: ``on_lose_master`` runs first, then the lock node is deleted."""
+        with self._cond:
+            if self._closing or not self._started:
+                self._closing = True
+                return
+            self._closing = True
+            self._demote_locked("stopping")
+            if self._lock is not None:
+                self._lock.cancel()
+            self._cond.notify_all()
+        in_hook = self._hooks is not None and self._hooks.is_current()
+        if (
+            self._worker is not None
+            and self._worker is not threading.current_thread()
+            and not in_hook  # the worker may be waiting for this very hook to return
+        ):
+            self._worker.join(timeout)
+            if self._worker.is_alive():
+                log.warning("master/standby %r: worker still busy after %.1fs", self.name, timeout)
+        self._zk.remove_listener(self._on_state)
+        if self._hooks is not None:
+            self._hooks.stop(timeout)
+        if self._owns_client:
+            try:
+                self._zk.stop()
+                self._zk.close()
+            except Exception:  # pragma: no cover - closing a broken client
+                log.exception("master/standby %r: closing the ZooKeeper client failed", self.name)
+
+    close = stop
+
+    def __enter__(self) -> ActiveStandby:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def resign(self) -> bool:
+        """Give mastership up (``on_lose_master`` first) and rejoin the queue at the back."""
+        with self._cond:
+            was_master = self._is_master
+            self._demote_locked("resigned")
+            return was_master
+
+    def save_context(self, value: bytes | JSONValue) -> None:
+        """Store the master's context (bytes or JSON, <= 512 KiB) for the next master.
+
+        Raises :class:`NotMasterError` unless this instance is master *and* its lock node still
+        exists at the moment of the write (checked in the same ZooKeeper transaction),
+        :class:`~disconf_core.standby.ContextTooLargeError` over 512 KiB,
+        :class:`~disconf_core.standby.StandbyDataError` for a value that is not bytes/JSON and
+        :class:`StandbyError` when ZooKeeper cannot be reached.
+        """
+        with self._cond:
+            node, token = self._master_node, self._token
+            if not self._is_master or node is None or token is None:
+                raise NotMasterError(
+                    f"master/standby {self.name!r}: only the master may save the context"
+                )
+        data = encode_context(
+            value, token=token, saved_at=time.time(), host=self.host, pid=os.getpid()
+        )
+        for attempt in (1, 2):
+            transaction = self._zk.transaction()
+            transaction.check(node, -1)
+            transaction.set_data(self.context_path, data)
+            try:
+                results = transaction.commit()
+            except KazooException as exc:
+                raise StandbyError(
+                    f"master/standby {self.name!r}: could not save the context: {exc!r}"
+                ) from exc
+            if not any(isinstance(result, Exception) for result in results):
+                saved = decode_context(data)
+                with self._cond:
+                    if self._master_node == node:
+                        self._context = saved
+                return
+            if isinstance(results[0], NoNodeError):
+                raise NotMasterError(
+                    f"master/standby {self.name!r}: lock node {node!r} is gone; this instance "
+                    "is no longer master and its context was not saved"
+                )
+            if attempt == 1 and isinstance(results[1], NoNodeError):
+                try:
+                    self._zk.ensure_path(self.context_path)
+                except KazooException as exc:
+                    raise StandbyError(
+                        f"master/standby {self.name!r}: could not create {self.context_path!r}"
+                    ) from exc
+                continue
+            raise StandbyError(f"master/standby {self.name!r}: context not saved: {results!r}")
+
+    def load_context(self) -> SavedContext | None:
+        """Read the saved context from ZooKeeper now (any role)."""
+        try:
+            data, _stat = self._zk.get(self.context_path)
+        except NoNodeError:
+            return None
+        except KazooException as exc:
+            raise StandbyError(
+                f"master/standby {self.name!r}: could not read the context: {exc!r}"
+            ) from exc
+        return decode_context(data)
+
+    def contenders(self) -> list[Contender]:
+        """Every contender (host, pid, since, token, is_master), master first, for diagnostics."""
+        try:
+            children = self._zk.get_children(self.path)
+            nodes: list[tuple[str, bytes | None]] = []
+            for child in children:
+                if contender_token(child) is None:
+                    continue
+                try:
+                    data, _stat = self._zk.get(f"{self.path}/{child}")
+                except NoNodeError:
+                    continue
+                nodes.append((child, data))
+        except NoNodeError:
+            return []
+        except KazooException as exc:
+            raise StandbyError(
+                f"master/standby {self.name!r}: could not list contenders: {exc!r}"
+            ) from exc
+        return parse_contenders(nodes)
+
+    # ----------------------------------------------------------------- listener (event thread)
+
+    def _on_state(self, state: KazooState) -> None:
+        """Session state listener: flips flags only, never blocks."""
+        with self._cond:
+            if state == KazooState.CONNECTED:
+                self._connected = True
+            else:
+                self._connected = False
+                if state == KazooState.LOST:
+                    self._epoch += 1
+                    if self._lock is not None:
+                        self._lock.cancel()
+                self._demote_locked(f"ZooKeeper session {state.lower()}")
+            self._cond.notify_all()
+
+    def _on_own_node(self, event: WatchedEvent) -> None:
+        """Watch on the master's own lock node (event thread)."""
+        if event.type == EventType.DELETED:
+            with self._cond:
+                if self._master_node == event.path:
+                    self._demote_locked("its lock node was deleted")
+                    self._cond.notify_all()
+
+    def _demote_locked(self, reason: str) -> None:
+        """End the current master term (caller holds ``self._cond``)."""
+        self._term_over = True
+        if self._is_master:
+            self._is_master = False
+            log.warning(
+                "master/standby %r: no longer master (token %s): %s",
+                self.name,
+                self._token,
+                reason,
+            )
+            self._lose_done = self._submit("on_lose_master", self._on_lose_master)
+        self._cond.notify_all()
+
+    def _submit(self, what: str, call: Callable[[], object] | None) -> threading.Event | None:
+        if self._hooks is None or call is None:
+            return None
+        return self._hooks.submit(what, call)
+
+    # ----------------------------------------------------------------- worker thread
+
+    def _run(self) -> None:
+        try:
+            while self._wait_connected():
+                if not self._delete_abandoned():
+                    self._pause(0.1)
+                    continue
+                self._compete()
+        except Exception:  # pragma: no cover - a bug; logged rather than lost
+            log.exception("master/standby %r: election worker crashed", self.name)
+            with self._cond:
+                self._demote_locked("the election worker crashed")
+        finally:
+            with self._cond:
+                self._demote_locked("leaving the election")
+                lock, self._lock = self._lock, None
+            if lock is not None:
+                self._abandon(lock)
+            self._wait_lose_hook()
+            if self._zk.connected:
+                self._delete_abandoned()
+
+    def _wait_connected(self) -> bool:
+        """Block until CONNECTED (True) or stopping (False)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closing or self._connected)
+            return not self._closing
+
+    def _pause(self, seconds: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._closing, timeout=seconds)
+
+    def _compete(self) -> None:
+        data = contender_data(self.name, self.host, os.getpid(), time.time())
+        lock = _ContenderLock(self._zk, self.path, data)
+        with self._cond:
+            if self._closing:
+                return
+            epoch = self._epoch
+            self._lock = lock
+            self._term_over = False
+        acquired = False
+        try:
+            acquired = bool(lock.acquire(blocking=False))
+            if not acquired and not lock.cancelled:
+                self._enter_standby()
+                acquired = bool(lock.acquire())
+        except (CancelledError, InterruptedError):
+            acquired = False
+        except KazooException as exc:
+            log.warning("master/standby %r: contest interrupted: %r", self.name, exc)
+            acquired = False
+            self._pause(RETRY_PAUSE)
+        with self._cond:
+            # A SUSPENDED/CONNECTED blip while we waited in the queue is harmless (the session
+            # and our node survived); a LOST is not (the epoch changed: our node is gone).
+            won = acquired and self._connected and self._epoch == epoch and not self._closing
+            if won:
+                self._term_over = False  # from now on any demotion cancels the takeover
+        if not won or lock.node is None:
+            self._abandon(lock)
+            return
+        node = f"{self.path}/{lock.node}"
+        token = contender_token(lock.node)
+        assert token is not None
+        try:
+            if self._load_master_config is not None:
+                self._load_master_config()
+            context = self._read_context_for_takeover()
+        except Exception:
+            log.exception(
+                "master/standby %r: could not prepare to become master; giving the lock up",
+                self.name,
+            )
+            self._abandon(lock)
+            self._pause(RETRY_PAUSE)
+            return
+        with self._cond:
+            current = (
+                self._connected
+                and self._epoch == epoch
+                and not self._closing
+                and not self._term_over
+            )
+            if current:
+                self._is_master = True
+                self._token = token
+                self._master_node = node
+                self._context = context
+                self._lose_done = None
+                log.info("master/standby %r: became master with token %d", self.name, token)
+                hook = self._on_become_master
+                if hook is not None:
+                    self._submit("on_become_master", lambda: hook(token))
+        if not current:
+            self._abandon(lock)
+            return
+        try:
+            if self._zk.exists(node, watch=self._on_own_node) is None:
+                with self._cond:
+                    self._demote_locked("its lock node vanished")
+        except KazooException:
+            pass  # the session listener demotes us
+        with self._cond:
+            self._cond.wait_for(lambda: self._term_over)
+            self._master_node = None
+            self._token = None
+        self._wait_lose_hook()
+        self._abandon(lock)
+
+    def _enter_standby(self) -> None:
+        if self._load_standby_config is not None:
+            try:
+                self._load_standby_config()
+            except Exception:
+                log.exception("master/standby %r: load_standby_config raised", self.name)
+        self._submit("on_become_standby", self._on_become_standby)
+
+    def _read_context_for_takeover(self) -> SavedContext | None:
+        try:
+            data, _stat = self._zk.get(self.context_path)
+        except NoNodeError:
+            return None
+        try:
+            return decode_context(data)
+        except StandbyDataError:
+            log.exception("master/standby %r: ignoring an unreadable saved context", self.name)
+            return None
+
+    def _wait_lose_hook(self) -> None:
+        with self._cond:
+            done = self._lose_done
+        if done is not None and not done.wait(self.hook_timeout):
+            log.warning(
+                "master/standby %r: on_lose_master still running after %.1fs; "
+                "giving the lock node up anyway",
+                self.name,
+                self.hook_timeout,
+            )
+
+    def _abandon(self, lock: _ContenderLock) -> None:
+        """Forget ``lock``: its node (if any) is deleted now or after the next reconnect."""
+        with self._cond:
+            if self._lock is lock:
+                self._lock = None
+            self._abandoned.append(lock.prefix)
+        if self._zk.connected:
+            self._delete_abandoned()
+
+    def _delete_abandoned(self) -> bool:
+        """Delete the nodes of abandoned locks; False if ZooKeeper could not be asked."""
+        with self._cond:
+            prefixes = list(self._abandoned)
+        if not prefixes:
+            return True
+        try:
+            children = self._zk.get_children(self.path)
+            for child in children:
+                if any(child.startswith(prefix) for prefix in prefixes):
+                    try:
+                        self._zk.delete(f"{self.path}/{child}")
+                    except NoNodeError:
+                        pass
+        except NoNodeError:
+            pass
+        except KazooException as exc:
+            log.info("master/standby %r: will delete old lock nodes later: %r", self.name, exc)
+            return False
+        with self._cond:
+            self._abandoned = [p for p in self._abandoned if p not in prefixes]
+        return True
