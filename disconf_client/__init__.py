@@ -1,1 +1,53 @@
-"""disconf_client: the typed, decorator-driven Python client."""
+"""disconf_client: the typed, decorator-driven Python client (see docs/client.md)."""
+
+from __future__ import annotations
+
+from .binding import ChangeEvent as ChangeEvent
+from .binding import snapshot as snapshot
+from .cache import LocalSnapshot as LocalSnapshot
+from .client import ClientStats as ClientStats
+from .client import DisconfClient as DisconfClient
+from .decorators import disconf_file as disconf_file
+from .decorators import disconf_item as disconf_item
+from .decorators import field as field
+from .decorators import on_change as on_change
+from .errors import BindingError as BindingError
+from .errors import ClientStateError as ClientStateError
+from .errors import ConfigNotFoundError as ConfigNotFoundError
+from .errors import ConfigUnavailableError as ConfigUnavailableError
+from .errors import FetchError as FetchError
+from .errors import FieldProblem as FieldProblem
+from .errors import ForkedProcessError as ForkedProcessError
+from .errors import IntegrityError as IntegrityError
+from .errors import SettingsError as SettingsError
+from .errors import SnapshotCorruptError as SnapshotCorruptError
+from .fetcher import ConfigFetcher as ConfigFetcher
+from .settings import ClientSettings as ClientSettings
+from .settings import LoadMode as LoadMode
+from .settings import load_settings as load_settings
+
+__all__ = [
+    "BindingError",
+    "ChangeEvent",
+    "ClientSettings",
+    "ClientStateError",
+    "ClientStats",
+    "ConfigFetcher",
+    "ConfigNotFoundError",
+    "ConfigUnavailableError",
+    "DisconfClient",
+    "FetchError",
+    "FieldProblem",
+    "ForkedProcessError",
+    "IntegrityError",
+    "LoadMode",
+    "LocalSnapshot",
+    "SettingsError",
+    "SnapshotCorruptError",
+    "disconf_file",
+    "disconf_item",
+    "field",
+    "load_settings",
+    "on_change",
+    "snapshot",
+]

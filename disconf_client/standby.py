@@ -437,6 +437,14 @@ class ActiveStandby:
         data = encode_context(
             value, token=token, saved_at=time.time(), host=self.host, pid=os.getpid()
         )
+        self._write_context(node, data)
+        saved = decode_context(data)
+        with self._cond:
+            if self._master_node == node:
+                self._context = saved
+
+    def _write_context(self, node: str, data: bytes) -> None:
+        """One transaction: ``node`` (our lock node) must exist, then the context is set."""
         for attempt in (1, 2):
             transaction = self._zk.transaction()
             transaction.check(node, -1)
@@ -448,10 +456,6 @@ class ActiveStandby:
                     f"master/standby {self.name!r}: could not save the context: {exc!r}"
                 ) from exc
             if not any(isinstance(result, Exception) for result in results):
-                saved = decode_context(data)
-                with self._cond:
-                    if self._master_node == node:
-                        self._context = saved
                 return
             if isinstance(results[0], NoNodeError):
                 raise NotMasterError(

@@ -1,0 +1,526 @@
+"""``DisconfClient``: wires settings, binding, fetcher, local snapshot and ZooKeeper watches.
+
+Life of a config (a decorated class registered with the client):
+
+* ``start()`` discovers ZooKeeper (``/api/zoo/hosts`` + ``/api/zoo/prefix``, unless given),
+  arms one data watch per config, **then** loads every config and binds it, blocking until all
+  are bound (or failing as the load mode says). Callbacks are not called for this first load.
+* Sources, first match wins: the disaster-recovery override directory (a file there wins over
+  everything until it is removed); the local directory for LOCAL mode and ignored configs; the
+  server; in AUTO mode when no server answers, the local snapshot of the last applied revision.
+* A change notification, a local edit (watchdog), the safety-net check (every
+  ``recheck_interval`` s) or ``reload()`` queue a reload; one worker thread fetches, converts,
+  swaps in, writes the snapshot, updates the instance node and calls the callbacks.
+
+Error Handling
+--------------
+* SERVER mode: ``start()`` raises :class:`ConfigUnavailableError` when a config cannot be
+  fetched. AUTO: it starts from the snapshot (a corrupted one is ignored and logged) or, with no
+  snapshot, from the fields' defaults when every field has one (else it raises); then retries
+  every ``retry_sleep`` s in the background until the server answers. LOCAL: no server is ever
+  contacted.
+* Server down after start: the current values stay, ``stats.fetch_errors`` counts the failures,
+  the config is retried in the background until it succeeds.
+* ZooKeeper down or the session lost: see :mod:`disconf_client.watch`; on reconnection every
+  config is re-fetched. The discovery of ZooKeeper itself is retried in the background when the
+  server is down at start (the original client gave up and never watched).
+* A bad publish (a field fails conversion or validation): the old values stay, each bad key and
+  value is logged, ``on_error(BindingError)`` is called and ``stats.rejected`` counts it; the
+  bad content is never written to the snapshot.
+* A raising callback is logged with its traceback (``stats.callback_errors``); the other
+  callbacks still run and the worker keeps working.
+* Fork: a client records the pid that created it. In a forked child every method except
+  ``close()`` raises :class:`ForkedProcessError` (create the client in the child, e.g. in
+  gunicorn's ``post_fork``); ``close()`` in the child only marks it closed and never touches the
+  parent's ZooKeeper session. Class attributes and snapshots stay readable in the child.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import requests
+
+from disconf_core import ConfigType, content_md5, file_instance_data, item_instance_data
+
+from .binding import Binding, ChangeEvent, binding_for, build_values
+from .cache import LocalSnapshot, atomic_write, config_path
+from .decorators import config_spec, listeners_of
+from .errors import (
+    BindingError,
+    ClientStateError,
+    ConfigNotFoundError,
+    ConfigUnavailableError,
+    FetchError,
+    ForkedProcessError,
+    IntegrityError,
+    SnapshotCorruptError,
+)
+from .fetcher import ConfigFetcher
+from .local_files import LocalFileWatcher
+from .settings import ClientSettings, LoadMode, load_settings
+from .watch import ConfigKey, ConfigWatcher
+
+__all__ = ["ClientStats", "DisconfClient"]
+
+log = logging.getLogger(__name__)
+
+ChangeCallback = Callable[[ChangeEvent[Any]], object]
+ErrorCallback = Callable[[BindingError], object]
+_ALL = "all"
+
+
+@dataclass
+class ClientStats:
+    """Counters for monitoring (read them any time; updated by the client's threads)."""
+
+    applied: int = 0
+    rejected: int = 0
+    fetch_errors: int = 0
+    integrity_errors: int = 0
+    snapshot_errors: int = 0
+    callback_errors: int = 0
+    notifications: int = 0
+    last_update: float | None = None
+    last_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, counter: str, error: str | None = None) -> None:
+        with self._lock:
+            setattr(self, counter, getattr(self, counter) + 1)
+            if counter == "applied":
+                self.last_update = time.time()
+            if error is not None:
+                self.last_error = error
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+@dataclass
+class _Entry:
+    key: ConfigKey
+    binding: Binding[Any]
+    stale: bool = False  # the last server fetch failed: retried in the background
+
+
+class DisconfClient:
+    """A Disconf client for a set of decorated classes. See the module docstring."""
+
+    def __init__(
+        self,
+        configs: Iterable[type] = (),
+        *,
+        settings: ClientSettings | None = None,
+        session: requests.Session | None = None,
+        on_change: ChangeCallback | None = None,
+        on_error: ErrorCallback | None = None,
+        properties_file: str | os.PathLike[str] | None = None,
+        **setting_kwargs: Any,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(properties_file=properties_file, **setting_kwargs)
+        elif setting_kwargs:
+            raise TypeError("pass either settings= or individual settings, not both")
+        self.settings = settings
+        self.stats = ClientStats()
+        self._pid = os.getpid()
+        self._session = session
+        self._listeners: list[ChangeCallback] = [on_change] if on_change else []
+        self._on_error = on_error
+        self._entries: dict[ConfigKey, _Entry] = {}
+        self._snapshot = LocalSnapshot(settings.download_dir)
+        self._fetcher: ConfigFetcher | None = None
+        if settings.mode is not LoadMode.LOCAL:
+            self._fetcher = ConfigFetcher(
+                settings.servers,
+                session=session,
+                retry_times=settings.retry_times,
+                retry_sleep=settings.retry_sleep,
+                timeout=settings.http_timeout,
+            )
+        self._watcher: ConfigWatcher | None = None
+        self._files: LocalFileWatcher | None = None
+        self._queue: queue.Queue[ConfigKey | str | None] = queue.Queue()
+        self._queued: set[ConfigKey | str] = set()
+        self._queue_lock = threading.Lock()
+        self._apply_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._closed = False
+        self._discovery_pending = False
+        self.register(*configs)
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def register(self, *classes: type) -> None:
+        """Add decorated classes (before ``start()``)."""
+        self._check_usable(allow_unstarted=True)
+        if self._started:
+            raise ClientStateError("register configs before start()")
+        for cls in classes:
+            spec = config_spec(cls)
+            key = (spec.kind, spec.name)
+            if key in self._entries:
+                if self._entries[key].binding.cls is not cls:
+                    other = self._entries[key].binding.cls
+                    raise TypeError(f"{spec.label} is bound twice: {other!r} and {cls!r}")
+                continue
+            self._entries[key] = _Entry(key, binding_for(cls))
+
+    def add_listener(self, callback: ChangeCallback) -> ChangeCallback:
+        """Add a catch-all change callback (usable as a decorator)."""
+        self._check_usable(allow_unstarted=True)
+        self._listeners.append(callback)
+        return callback
+
+    @property
+    def started(self) -> bool:
+        return self._started and not self._closed
+
+    @property
+    def zk_connected(self) -> bool:
+        return self._watcher is not None and self._watcher.connected
+
+    def start(self) -> DisconfClient:
+        """Load every registered config (blocking) and start watching; see the module docstring."""
+        self._check_usable(allow_unstarted=True)
+        if self._started:
+            raise ClientStateError("this DisconfClient is already started")
+        for entry in self._entries.values():
+            if entry.binding.owner not in (None, self):
+                raise ClientStateError(
+                    f"{entry.binding.cls.__qualname__} is already bound by another running client"
+                )
+            entry.binding.owner = self
+        self._started = True
+        try:
+            if self._fetcher is not None:
+                self._start_zookeeper(initial=True)
+            for key in list(self._entries):
+                self._reload(key, at_start=True)
+        except BaseException:
+            self.close()
+            raise
+        self._start_threads()
+        return self
+
+    def reload(self, cls: type | None = None) -> None:
+        """Reload one config (or every config) now, in the calling thread."""
+        self._check_usable()
+        if cls is None:
+            for key in list(self._entries):
+                self._reload(key)
+        else:
+            spec = config_spec(cls)
+            self._reload((spec.kind, spec.name))
+
+    def close(self) -> None:
+        """Stop watching and release ZooKeeper, threads and files. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if os.getpid() != self._pid:
+            return  # a forked child: the threads and the ZooKeeper session belong to the parent
+        self._stop.set()
+        self._queue.put(None)
+        if self._fetcher is not None:
+            self._fetcher.close()
+        if self._files is not None:
+            self._files.stop()
+        if self._watcher is not None:
+            self._watcher.close()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join(timeout=30)
+        for entry in self._entries.values():
+            if entry.binding.owner is self:
+                entry.binding.owner = None
+
+    def __enter__(self) -> DisconfClient:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def _check_usable(self, *, allow_unstarted: bool = False) -> None:
+        if os.getpid() != self._pid:
+            raise ForkedProcessError(
+                f"this DisconfClient was created in process {self._pid} and cannot be used in "
+                f"the forked process {os.getpid()}; create a new client in the child "
+                "(e.g. in gunicorn's post_fork hook). Bound values stay readable."
+            )
+        if self._closed:
+            raise ClientStateError("this DisconfClient is closed")
+        if not allow_unstarted and not self._started:
+            raise ClientStateError("call start() first")
+
+    # -- ZooKeeper ----------------------------------------------------------------------------
+
+    def _start_zookeeper(self, *, initial: bool) -> bool:
+        """Discover ZooKeeper and start watching; False if the server could not be asked."""
+        assert self._fetcher is not None
+        settings = self.settings
+        try:
+            hosts = settings.zk_hosts or self._fetcher.zoo_hosts()
+            prefix = settings.zk_prefix or self._fetcher.zoo_prefix() or "/disconf"
+        except FetchError as exc:
+            self.stats.add("fetch_errors", str(exc))
+            if initial and settings.mode is LoadMode.SERVER:
+                raise ConfigUnavailableError(
+                    f"cannot discover ZooKeeper from {', '.join(settings.servers)}: {exc}"
+                ) from exc
+            log.warning("ZooKeeper discovery failed, retrying in the background: %s", exc)
+            self._discovery_pending = True
+            return False
+        if self._closed:
+            return False
+        watcher = ConfigWatcher(
+            hosts,
+            prefix,
+            settings.coordinates,
+            notify=self._notified,
+            on_resync=lambda: self._enqueue(_ALL),
+        )
+        self._watcher = watcher
+        self._discovery_pending = False
+        if not watcher.start(wait=min(10.0, max(2.0, settings.http_timeout))):
+            log.warning("ZooKeeper %s not reachable yet; watching once it is", hosts)
+        watcher.watch(key for key in self._entries if self._is_remote(key))
+        if not initial:
+            self._enqueue(_ALL)
+        return True
+
+    def _notified(self, key: ConfigKey) -> None:
+        """Called on a kazoo thread: only enqueue."""
+        self.stats.add("notifications")
+        self._enqueue(key)
+
+    # -- worker -------------------------------------------------------------------------------
+
+    def _enqueue(self, item: ConfigKey | str) -> None:
+        with self._queue_lock:
+            if item in self._queued or self._closed:
+                return
+            self._queued.add(item)
+        self._queue.put(item)
+
+    def _start_threads(self) -> None:
+        for target, name in ((self._work, "worker"), (self._maintain, "maintenance")):
+            thread = threading.Thread(target=target, name=f"disconf-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        directories = self._local_directories()
+        if directories:
+            self._files = LocalFileWatcher(directories, self._local_file_changed)
+            self._files.start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None or self._stop.is_set():
+                return
+            with self._queue_lock:
+                self._queued.discard(item)
+            keys = list(self._entries) if item == _ALL else [item]
+            for key in keys:
+                if self._stop.is_set():
+                    return
+                try:
+                    self._reload(key)  # type: ignore[arg-type]
+                except Exception:  # noqa: BLE001 - the worker must survive anything
+                    log.exception("unexpected error while reloading %s", key)
+
+    def _maintain(self) -> None:
+        settings = self.settings
+        fast = max(0.05, settings.retry_sleep)
+        next_check = time.monotonic() + settings.recheck_interval
+        while not self._stop.is_set():
+            pending = self._discovery_pending or any(e.stale for e in self._entries.values())
+            wait = min(
+                fast if pending else settings.recheck_interval,
+                max(0.0, next_check - time.monotonic()),
+            )
+            if self._stop.wait(wait):
+                return
+            if self._discovery_pending and self._fetcher is not None:
+                self._start_zookeeper(initial=False)
+            for entry in list(self._entries.values()):
+                if entry.stale:
+                    self._enqueue(entry.key)
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + settings.recheck_interval
+                log.debug("safety-net check of every config")
+                self._enqueue(_ALL)
+
+    # -- local files --------------------------------------------------------------------------
+
+    def _is_remote(self, key: ConfigKey) -> bool:
+        return self.settings.mode is not LoadMode.LOCAL and key[1] not in self.settings.ignore
+
+    def _local_directories(self) -> list[Path]:
+        directories: list[Path] = []
+        if self.settings.override_dir is not None:
+            directories.append(self.settings.override_dir)
+        if any(not self._is_remote(key) for key in self._entries):
+            directories.append(self.settings.local_source_dir)
+        return directories
+
+    def _local_file_changed(self, path: Path) -> None:
+        """Called on a watchdog thread: map the path to a config and enqueue it."""
+        for key in self._entries:
+            for directory in self._local_directories():
+                if config_path(directory.absolute(), key[0], key[1]) == path:
+                    self._enqueue(key)
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _resolve(self, entry: _Entry, at_start: bool) -> tuple[bytes | None, str] | None:
+        """The content to apply and its source; None to keep the current values."""
+        kind, name = entry.key
+        settings = self.settings
+        if settings.override_dir is not None:
+            content = LocalSnapshot.read_plain(settings.override_dir, kind, name)
+            if content is not None:
+                return content, "override"
+        if not self._is_remote(entry.key):
+            content = LocalSnapshot.read_plain(settings.local_source_dir, kind, name)
+            return content, "local" if content is not None else "defaults"
+        assert self._fetcher is not None
+        try:
+            if kind is ConfigType.FILE:
+                content = self._fetcher.fetch_file(settings.coordinates, name)
+            else:
+                content = self._fetcher.fetch_item(settings.coordinates, name).encode("utf-8")
+            entry.stale = False
+            return content, "server"
+        except FetchError as exc:
+            counter = "integrity_errors" if isinstance(exc, IntegrityError) else "fetch_errors"
+            self.stats.add(counter, str(exc))
+            entry.stale = not isinstance(exc, ConfigNotFoundError)
+            if at_start and settings.mode is LoadMode.SERVER:
+                raise ConfigUnavailableError(
+                    f"cannot load {entry.binding.spec.label}: {exc}"
+                ) from exc
+            if not at_start and entry.binding.source in ("server", "snapshot", "defaults"):
+                log.warning("keeping the current %s: %s", entry.binding.spec.label, exc)
+                return None
+            log.warning("%s: %s; falling back to the local snapshot", entry.binding.spec.label, exc)
+        try:
+            content = self._snapshot.read(kind, name)
+        except SnapshotCorruptError as exc:
+            self.stats.add("snapshot_errors", str(exc))
+            log.error("not using the local snapshot: %s", exc)
+            content = None
+        if content is not None:
+            return content, "snapshot"
+        if at_start and any(spec.required for spec in entry.binding.spec.fields):
+            raise ConfigUnavailableError(
+                f"cannot load {entry.binding.spec.label}: no server answered and there is no "
+                f"usable local snapshot in {str(self.settings.download_dir)!r}"
+            )
+        return None, "defaults"
+
+    def _reload(self, key: ConfigKey, *, at_start: bool = False) -> None:
+        entry = self._entries[key]
+        with self._apply_lock:
+            if self._closed:
+                return
+            resolved = self._resolve(entry, at_start)
+            if resolved is None:
+                return
+            content, source = resolved
+            if self._apply(entry, content, source, at_start=at_start) or not at_start:
+                return
+            # A rejected first revision: fall back to the last good one, then to the defaults.
+            label = entry.binding.spec.label
+            if source == "server":
+                try:
+                    snapshot = self._snapshot.read(*key)
+                except SnapshotCorruptError as exc:
+                    self.stats.add("snapshot_errors", str(exc))
+                    log.error("not using the local snapshot: %s", exc)
+                    snapshot = None
+                if snapshot is not None and self._apply(entry, snapshot, "snapshot", at_start=True):
+                    log.warning(
+                        "started %s from the local snapshot: the server's is invalid", label
+                    )
+                    return
+            if content is not None and self._apply(entry, None, "defaults", at_start=True):
+                log.warning("started %s from its defaults: its content is invalid", label)
+                return
+            raise ConfigUnavailableError(f"cannot start: {label} is invalid: see the log")
+
+    def _apply(self, entry: _Entry, content: bytes | None, source: str, *, at_start: bool) -> bool:
+        """Convert and swap in; False (old values kept, error reported) if it was rejected."""
+        binding = entry.binding
+        spec = binding.spec
+        md5 = content_md5(content) if content is not None else None
+        if binding.revision and md5 == binding.md5 and source == binding.source:
+            return True
+        try:
+            values = build_values(spec, content)
+        except BindingError as exc:
+            for problem in exc.problems:
+                log.error("rejected %s from %s: %s", spec.label, source, problem)
+            self.stats.add("rejected", str(exc))
+            if self._on_error is not None:
+                try:
+                    self._on_error(exc)
+                except Exception:  # noqa: BLE001
+                    log.exception("the on_error hook raised")
+            return False
+        event = binding.apply(values, md5=md5, source=source)
+        self.stats.add("applied")
+        if content is not None:
+            if source == "server":
+                try:
+                    self._snapshot.write(spec.kind, spec.name, content)
+                except OSError as exc:
+                    self.stats.add("snapshot_errors", str(exc))
+                    log.error("cannot write the local snapshot of %s: %s", spec.label, exc)
+            if spec.target is not None:
+                try:
+                    atomic_write(spec.target, content)
+                except OSError as exc:
+                    log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
+        if self._watcher is not None and self._is_remote(entry.key):
+            text = (content or b"").decode("utf-8", errors="replace")
+            data = (
+                item_instance_data(text)
+                if spec.kind is ConfigType.ITEM
+                else file_instance_data(spec.name, text)
+            )
+            self._watcher.set_instance(entry.key, data)
+        log.info("applied %s from %s (md5 %s)", spec.label, source, md5)
+        if event is not None and not at_start:
+            self._fire(event)
+        return True
+
+    def _fire(self, event: ChangeEvent[Any]) -> None:
+        for callback in [*listeners_of(event.config), *self._listeners]:
+            try:
+                callback(event)
+            except Exception:  # noqa: BLE001 - a user's bad callback never kills the worker
+                self.stats.add("callback_errors")
+                log.exception(
+                    "change callback %r raised for %s %r", callback, event.kind.segment, event.name
+                )

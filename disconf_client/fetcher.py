@@ -1,0 +1,166 @@
+"""HTTP access to the Disconf server list (protocol spec §1).
+
+:class:`ConfigFetcher` downloads files (``/api/config/file``) and items (``/api/config/item``) and
+discovers ZooKeeper (``/api/zoo/hosts``, ``/api/zoo/prefix``). All I/O goes through an injected
+``requests.Session``, so tests mount a fake adapter instead of patching internals.
+
+Retries and failover, as the original client: each server is tried ``retry_times`` times with
+``retry_sleep`` seconds between tries, then the next server of the list. Any status other than
+200, a connection error, a malformed envelope or an integrity failure counts as a failed try.
+When the server sends an ``ETag`` (the quoted MD5 of the body) the body is checked against it;
+a mismatch is retried and never returned. An item answer of ``status: 0`` ("cannot find this
+config") is definitive: :class:`~disconf_client.errors.ConfigNotFoundError`, no retry.
+
+Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import requests
+
+from disconf_core import Coordinates, content_md5, unquote_etag, validate_config_name
+
+from .errors import ConfigNotFoundError, FetchError, IntegrityError
+
+__all__ = ["ConfigFetcher"]
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+
+class ConfigFetcher:
+    """Fetch configs from a list of servers with retries, failover and integrity checks."""
+
+    def __init__(
+        self,
+        servers: Sequence[str],
+        *,
+        session: requests.Session | None = None,
+        retry_times: int = 3,
+        retry_sleep: float = 2.0,
+        timeout: float = 5.0,
+    ) -> None:
+        if not servers:
+            raise ValueError("ConfigFetcher needs at least one server")
+        self.servers = tuple(server.rstrip("/") for server in servers)
+        self.session = session if session is not None else requests.Session()
+        self.retry_times = max(1, retry_times)
+        self.retry_sleep = retry_sleep
+        self.timeout = timeout
+        self._closed = threading.Event()
+        self._preferred = 0  # index of the server that answered last
+
+    def close(self) -> None:
+        """Interrupt any retry sleep; later calls fail at once."""
+        self._closed.set()
+
+    def _try_all(self, what: str, attempt: Callable[[str], R]) -> R:
+        failures: list[str] = []
+        integrity_only = True
+        order = list(range(self._preferred, len(self.servers))) + list(range(self._preferred))
+        for index in order:
+            server = self.servers[index]
+            for number in range(1, self.retry_times + 1):
+                if self._closed.is_set():
+                    raise FetchError(f"{what}: the client is closing")
+                try:
+                    result = attempt(server)
+                except ConfigNotFoundError:
+                    raise
+                except (requests.RequestException, FetchError, ValueError) as exc:
+                    failures.append(f"{server} try {number}: {exc}")
+                    integrity_only = integrity_only and isinstance(exc, IntegrityError)
+                    log.warning(
+                        "%s from %s failed (try %d/%d): %s",
+                        what,
+                        server,
+                        number,
+                        self.retry_times,
+                        exc,
+                    )
+                    last_try = number == self.retry_times and index == order[-1]
+                    if not last_try and self.retry_sleep > 0:
+                        self._closed.wait(self.retry_sleep)
+                    continue
+                self._preferred = index
+                return result
+        error = IntegrityError if failures and integrity_only else FetchError
+        raise error(f"{what} failed on every server: " + "; ".join(failures))
+
+    def _get(self, server: str, path: str, params: dict[str, str]) -> requests.Response:
+        response = self.session.get(f"{server}{path}", params=params, timeout=self.timeout)
+        if response.status_code != 200:
+            raise FetchError(f"HTTP {response.status_code}")
+        return response
+
+    @staticmethod
+    def _check_etag(response: requests.Response, body: bytes) -> None:
+        etag = response.headers.get("ETag")
+        if etag:
+            expected = unquote_etag(etag).lower()
+            actual = content_md5(body)
+            if expected != actual:
+                raise IntegrityError(f"body MD5 {actual} does not match the ETag MD5 {expected}")
+
+    def _envelope(self, server: str, path: str, params: dict[str, str]) -> str:
+        response = self._get(server, path, params)
+        self._check_etag(response, response.content)
+        try:
+            payload: Any = response.json()
+        except ValueError as exc:
+            raise FetchError(f"the answer is not JSON: {response.text[:100]!r}") from exc
+        if not isinstance(payload, dict) or "status" not in payload:
+            raise FetchError(f"the answer is not a value envelope: {response.text[:100]!r}")
+        if str(payload.get("status")) != "1":
+            message = str(payload.get("message") or "status 0")
+            raise ConfigNotFoundError(f"{path} {params}: the server answered {message!r}")
+        value = payload.get("value")
+        return "" if value is None else str(value)
+
+    def fetch_file(self, coords: Coordinates, name: str) -> bytes:
+        """The raw bytes of file ``name`` (ETag-checked)."""
+        validate_config_name(name, "file")
+        params = _params(coords, key=name, type="0")
+
+        def attempt(server: str) -> bytes:
+            response = self._get(server, "/api/config/file", params)
+            body = response.content
+            self._check_etag(response, body)
+            return body
+
+        return self._try_all(f"download of file {name!r} ({coords})", attempt)
+
+    def fetch_item(self, coords: Coordinates, key: str) -> str:
+        """The value string of item ``key``."""
+        validate_config_name(key, "item")
+        params = _params(coords, key=key, type="1")
+        return self._try_all(
+            f"download of item {key!r} ({coords})",
+            lambda server: self._envelope(server, "/api/config/item", params),
+        )
+
+    def zoo_hosts(self) -> str:
+        """The ZooKeeper connect string the server announces."""
+        value = self._try_all(
+            "ZooKeeper discovery (/api/zoo/hosts)",
+            lambda server: self._envelope(server, "/api/zoo/hosts", {}),
+        )
+        if not value.strip():
+            raise FetchError("the server announced an empty ZooKeeper host list")
+        return value.strip()
+
+    def zoo_prefix(self) -> str:
+        """The ZooKeeper root prefix the server announces (e.g. ``/disconf``)."""
+        return self._try_all(
+            "ZooKeeper discovery (/api/zoo/prefix)",
+            lambda server: self._envelope(server, "/api/zoo/prefix", {}),
+        ).strip()
+
+
+def _params(coords: Coordinates, **extra: str) -> dict[str, str]:
+    return {"app": coords.app, "env": coords.env, "version": coords.version, **extra}

@@ -1,0 +1,216 @@
+"""ZooKeeper side of the client: one data watch and one instance node per config.
+
+:class:`ConfigWatcher` owns one ``KazooClient``. For every config it
+
+* creates the config node if missing (persistent, never overwriting existing data) and arms a
+  kazoo ``DataWatch`` on it **before** the client fetches the config, so no change can slip
+  between fetch and watch. Any ``setData`` on the node (even with unchanged data, as the
+  original server does) is a change: the node's data itself is ignored, the client re-fetches
+  over HTTP;
+* keeps an EPHEMERAL instance node ``<config node>/<host>_<pid>_<uuid>`` whose data is the value
+  the client holds (spec §2), rewritten after each reload.
+
+Callbacks from kazoo never block: a data change only calls ``notify(key)``, which must just
+enqueue (the client's worker thread fetches and binds); state changes are handed to
+``client.handler.spawn``.
+
+Error Handling
+--------------
+* ZooKeeper unreachable at start: ``start()`` returns ``False`` after its wait; kazoo keeps
+  reconnecting in the background (forever, with backoff). Watches and instance nodes are created
+  on the first ``CONNECTED``, and ``on_resync()`` is then called so the client re-fetches
+  everything (a change may have happened meanwhile).
+* SUSPENDED: nothing is done (watches and ephemeral nodes survive if the session does);
+  instance updates made meanwhile fail, are logged, and are rewritten on reconnection.
+* LOST (session expired): ephemeral instance nodes are gone. On the next ``CONNECTED`` (a new
+  session) every instance node is re-created with the current value, kazoo's ``DataWatch``\\ es
+  re-arm themselves, and ``on_resync()`` makes the client re-fetch everything, so a change made
+  while the session was lost is not missed.
+* ``close()`` ends every ``DataWatch`` (callbacks return ``False``) and closes the session,
+  which removes the instance nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.recipe.watchers import DataWatch
+from kazoo.retry import KazooRetry
+
+from disconf_core import ConfigType, Coordinates, config_node, normalize_prefix
+
+__all__ = ["ConfigKey", "ConfigWatcher", "default_instance_name"]
+
+log = logging.getLogger(__name__)
+
+ConfigKey = tuple[ConfigType, str]
+_OPERATION_TIMEOUT = 10.0
+
+
+def default_instance_name() -> str:
+    """``<host>_<pid>_<uuid>``: unique per client; the server treats it as opaque."""
+    host = socket.gethostname().replace("/", "-") or "localhost"
+    return f"{host}_{os.getpid()}_{uuid.uuid4().hex}"
+
+
+class ConfigWatcher:
+    """Data watches and instance nodes of one client's configs (see the module docstring)."""
+
+    def __init__(
+        self,
+        hosts: str,
+        prefix: str,
+        coords: Coordinates,
+        *,
+        notify: Callable[[ConfigKey], None],
+        on_resync: Callable[[], None],
+        instance_name: str | None = None,
+        session_timeout: float = 10.0,
+    ) -> None:
+        self.hosts = hosts
+        self.prefix = normalize_prefix(prefix)
+        self.coords = coords
+        self.instance_name = instance_name or default_instance_name()
+        self._notify = notify
+        self._on_resync = on_resync
+        self._keys: list[ConfigKey] = []
+        self._armed: set[ConfigKey] = set()
+        self._instance_data: dict[ConfigKey, bytes] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+        self._lost = False
+        self.zk: Any = KazooClient(
+            hosts=hosts,
+            timeout=session_timeout,
+            connection_retry=KazooRetry(max_tries=-1, max_delay=5.0),
+        )
+        self.zk.add_listener(self._on_state)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, wait: float) -> bool:
+        """Start connecting; ``True`` if connected within ``wait`` seconds (else keeps trying)."""
+        event = self.zk.start_async()
+        event.wait(wait)
+        return bool(self.zk.connected)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.zk.stop()
+            self.zk.close()
+        except Exception:  # noqa: BLE001 - closing must not fail
+            log.exception("error while closing the ZooKeeper client")
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.zk.connected)
+
+    def node_path(self, key: ConfigKey) -> str:
+        return config_node(self.prefix, self.coords, key[0], key[1])
+
+    def instance_path(self, key: ConfigKey) -> str:
+        return f"{self.node_path(key)}/{self.instance_name}"
+
+    # -- watches ------------------------------------------------------------------------------
+
+    def watch(self, keys: Iterable[ConfigKey]) -> None:
+        """Register configs; armed now if connected, else on the first connection."""
+        with self._lock:
+            for key in keys:
+                if key not in self._keys:
+                    self._keys.append(key)
+            if self.zk.connected:
+                for key in self._keys:
+                    self._arm(key)
+
+    def _arm(self, key: ConfigKey) -> bool:
+        """Create the node if missing and arm its DataWatch; False if it was already armed."""
+        with self._lock:
+            if key in self._armed or self._closed:
+                return False
+            path = self.node_path(key)
+            self.zk.ensure_path(path)
+            initial = [True]
+
+            def on_data(data: bytes | None, stat: Any, event: Any) -> bool | None:
+                if self._closed:
+                    return False  # ends the DataWatch
+                if initial[0]:
+                    initial[0] = False  # the call made when the watch is armed
+                    return None
+                log.debug("config node %s changed (stat %s)", path, stat)
+                self._notify(key)
+                return None
+
+            DataWatch(self.zk, path, on_data)
+            self._armed.add(key)
+            return True
+
+    # -- instance nodes -----------------------------------------------------------------------
+
+    def set_instance(self, key: ConfigKey, data: bytes) -> None:
+        """Record the value this client holds and write it to the instance node if connected."""
+        with self._lock:
+            self._instance_data[key] = data
+        if self.zk.connected and not self._closed:
+            self._write_instance(key, data)
+
+    def _write_instance(self, key: ConfigKey, data: bytes) -> None:
+        path = self.instance_path(key)
+        try:
+            try:
+                self.zk.set_async(path, data).get(timeout=_OPERATION_TIMEOUT)
+            except NoNodeError:
+                try:
+                    self.zk.create_async(path, data, ephemeral=True, makepath=True).get(
+                        timeout=_OPERATION_TIMEOUT
+                    )
+                except NodeExistsError:
+                    self.zk.set_async(path, data).get(timeout=_OPERATION_TIMEOUT)
+        except (KazooException, KazooTimeoutError) as exc:
+            log.warning("cannot write instance node %s (rewritten on reconnection): %r", path, exc)
+
+    # -- session handling ---------------------------------------------------------------------
+
+    def _on_state(self, state: str) -> None:
+        """kazoo state listener: never blocks; real work is spawned."""
+        if self._closed:
+            return
+        if state == KazooState.LOST:
+            log.warning("ZooKeeper session lost; instance nodes and watches will be re-created")
+            self._lost = True
+        elif state == KazooState.SUSPENDED:
+            log.info("ZooKeeper connection suspended; keeping the current values")
+        elif state == KazooState.CONNECTED:
+            self.zk.handler.spawn(self._resync)
+
+    def _resync(self) -> None:
+        """On (re)connection: arm missing watches, rewrite instance nodes, maybe re-fetch all."""
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                newly_armed = [key for key in list(self._keys) if self._arm(key)]
+                lost, self._lost = self._lost, False
+                pending = dict(self._instance_data)
+            for key, data in pending.items():
+                self._write_instance(key, data)
+        except (KazooException, KazooTimeoutError) as exc:
+            log.warning("ZooKeeper resync failed (retried on the next connection): %r", exc)
+            return
+        if lost or newly_armed:
+            log.info("ZooKeeper (re)connected (session lost: %s); re-fetching every config", lost)
+            self._on_resync()
