@@ -1,1 +1,107 @@
-"""disconf_web: the configuration center's server (Flask app, storage, ZooKeeper notifier)."""
+"""disconf_web: the configuration center's server (Flask app, storage, ZooKeeper notifier).
+
+``create_app(test_config=None)`` builds the WSGI app; settings come from the defaults in
+:mod:`disconf_web.settings`, then ``DISCONF_*`` environment variables, then ``test_config``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from .extensions import Database, get_db
+from .notifier import Notifier
+from .settings import DEFAULTS, SettingsError, check_settings
+from .state import NOTIFIER_KEY, get_notifier
+
+__all__ = [
+    "Database",
+    "Notifier",
+    "SettingsError",
+    "create_app",
+    "get_db",
+    "get_notifier",
+    "shutdown_app",
+]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the server app. Raises :class:`SettingsError` listing every bad setting."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("DISCONF")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    check_settings(app.config)
+    if not app.config["DATABASE_URL"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "disconf.sqlite")
+        app.config["DATABASE_URL"] = f"sqlite:///{path}"
+    # Bodies are checked against MAX_CONFIG_BYTES by the services; this only stops absurd
+    # uploads early (an item's JSON escaping may be up to 6 times its size).
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONFIG_BYTES"] * 6 + 65536
+
+    db = Database(app.config["DATABASE_URL"])
+    db.init_app(app)
+    notifier = Notifier(
+        db,
+        app.config["ZK_HOSTS"],
+        enabled=app.config["ZK_ENABLED"],
+        session_timeout=app.config["ZK_TIMEOUT"],
+        inline_timeout=app.config["NOTIFY_INLINE_TIMEOUT"],
+        sweep_interval=app.config["NOTIFY_SWEEP_INTERVAL"],
+        backoff_initial=app.config["NOTIFY_BACKOFF_INITIAL"],
+        backoff_max=app.config["NOTIFY_BACKOFF_MAX"],
+        grace=app.config["NOTIFY_GRACE"],
+    )
+    app.extensions[NOTIFIER_KEY] = notifier
+
+    from .api import admin_bp, client_bp, health_bp
+
+    app.register_blueprint(client_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(health_bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response | HTTPException:
+        if not request.path.startswith("/api/v1"):
+            return exc
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = (
+                f"request body too large: the limit is {app.config['MAX_CONFIG_BYTES']} bytes "
+                "(DISCONF_MAX_CONFIG_BYTES)"
+            )
+        elif exc.code == 404:
+            message = f"no such endpoint: {request.method} {request.path}"
+        elif exc.code == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        response = Response(_json_error(message), exc.code or 500, mimetype="application/json")
+        return response
+
+    if app.config["NOTIFIER_AUTOSTART"]:
+        notifier.ensure_started()
+
+        @app.before_request
+        def _after_fork() -> None:
+            notifier.ensure_started()  # a no-op unless this process forked after create_app
+
+    return app
+
+
+def _json_error(message: str) -> str:
+    return json.dumps({"error": message}, ensure_ascii=False)
+
+
+def shutdown_app(app: Flask) -> None:
+    """Stop the notifier and dispose of the database engine (tests, quickstart)."""
+    get_notifier(app).stop()
+    get_db(app).dispose()

@@ -28,6 +28,8 @@ from disconf_web.embedded_zookeeper import (
 )
 from tests.helpers import service_missing
 
+pytest_plugins = ["tests.plugins.web"]
+
 DEFAULT_MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306"
 
 

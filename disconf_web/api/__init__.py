@@ -1,0 +1,10 @@
+"""HTTP APIs: the Disconf client protocol (``client``), the admin API (``admin``), health."""
+
+from __future__ import annotations
+
+from . import accounts as _accounts  # noqa: F401 - registers its routes
+from .admin import bp as admin_bp
+from .client import bp as client_bp
+from .health import bp as health_bp
+
+__all__ = ["admin_bp", "client_bp", "health_bp"]

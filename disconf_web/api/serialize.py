@@ -1,0 +1,88 @@
+"""JSON shapes of the admin API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from disconf_core import ConfigType
+
+from ..models import ApiToken, App, Config, ConfigRevision, Env, User
+
+__all__ = ["app_json", "config_json", "env_json", "iso", "revision_json", "token_json", "user_json"]
+
+
+def iso(value: datetime | None) -> str | None:
+    """Naive UTC -> ``2024-05-01T12:00:00Z``."""
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def app_json(app: App) -> dict[str, Any]:
+    return {
+        "name": app.name,
+        "description": app.description,
+        "created_by": app.created_by,
+        "created_at": iso(app.created_at),
+    }
+
+
+def env_json(env: Env) -> dict[str, Any]:
+    return {"name": env.name, "created_by": env.created_by, "created_at": iso(env.created_at)}
+
+
+def config_json(config: Config, *, with_value: bool = False) -> dict[str, Any]:
+    kind = ConfigType(config.type)
+    body: dict[str, Any] = {
+        "app": config.app.name,
+        "env": config.env.name,
+        "version": config.version,
+        "type": kind.segment,
+        "name": config.name,
+        "md5": config.md5,
+        "etag": f'"{config.md5}"',
+        "revision": config.revision,
+        "size": len(config.value.encode("utf-8")),
+        "created_at": iso(config.created_at),
+        "created_by": config.created_by,
+        "updated_at": iso(config.updated_at),
+        "updated_by": config.updated_by,
+    }
+    if with_value:
+        body["value"] = config.value
+    return body
+
+
+def revision_json(revision: ConfigRevision) -> dict[str, Any]:
+    return {
+        "revision": revision.number,
+        "action": revision.action,
+        "author": revision.author,
+        "comment": revision.comment,
+        "at": iso(revision.at),
+        "md5": revision.new_md5,
+        "old_value": revision.old_value,
+        "new_value": revision.new_value,
+    }
+
+
+def user_json(user: User, apps: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": user.name,
+        "role": user.role,
+        "active": user.active,
+        "created_at": iso(user.created_at),
+    }
+    if apps is not None:
+        body["apps"] = apps
+    return body
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "prefix": token.prefix,
+        "created_at": iso(token.created_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked": token.revoked_at is not None,
+    }

@@ -1,0 +1,218 @@
+"""The storage model (SQLAlchemy 2.0). The schema itself is created only by the Alembic
+migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
+
+* ``App``/``Env``: looked up by unique name; a version is a free string on each config.
+* ``Config``: one file (type 0) or item (type 1) per (app, env, version, type, name), unique in
+  the database; ``status`` 1 live / 0 deleted (a delete is soft; a later PUT revives it);
+  ``revision`` counts its ``ConfigRevision`` rows, which keep the full old and new values.
+* ``User``/``AppGrant``/``ApiToken``: roles admin/editor/viewer, grants per app, tokens kept
+  only as SHA-256 hashes.
+* ``Notification``: a durable "setData this ZooKeeper node" written in the same transaction as
+  the change; ``delivered_at`` is set once ZooKeeper accepted it.
+* ``AuditEvent``: who did what, for every change, creation, login and token operation.
+
+Times are naive UTC. Names use a binary (case-sensitive) collation on MySQL, like ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.dialects import mysql
+
+__all__ = [
+    "ApiToken",
+    "App",
+    "AppGrant",
+    "AuditEvent",
+    "Base",
+    "Config",
+    "ConfigRevision",
+    "ConfigStatus",
+    "Env",
+    "Notification",
+    "Role",
+    "RevisionAction",
+    "User",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """Now, as the naive UTC datetime stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def Name(length: int) -> sa.types.TypeEngine[str]:  # noqa: N802 - a column type factory
+    """A sized, case-sensitive string column (``utf8mb4_bin`` on MySQL)."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), "mysql"
+    )
+
+
+def LongText() -> sa.types.TypeEngine[str]:  # noqa: N802 - a column type factory
+    """Text of any size we accept (MySQL ``TEXT`` stops at 64 KiB: use ``LONGTEXT``)."""
+    return sa.Text().with_variant(
+        mysql.LONGTEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql"
+    )
+
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class ConfigStatus(enum.IntEnum):
+    DELETED = 0
+    LIVE = 1
+
+
+class RevisionAction(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    ROLLBACK = "rollback"
+
+
+class Base(so.DeclarativeBase):
+    pass
+
+
+class App(Base):
+    __tablename__ = "apps"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
+    description: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
+    created_by: so.Mapped[str] = so.mapped_column(Name(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class Env(Base):
+    __tablename__ = "envs"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
+    created_by: so.Mapped[str] = so.mapped_column(Name(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class Config(Base):
+    __tablename__ = "configs"
+    __table_args__ = (
+        sa.UniqueConstraint("app_id", "env_id", "version", "type", "name", name="uq_config"),
+        TABLE_ARGS,
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    app_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("apps.id"))
+    env_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("envs.id"))
+    version: so.Mapped[str] = so.mapped_column(Name(64))
+    type: so.Mapped[int] = so.mapped_column(sa.SmallInteger)
+    name: so.Mapped[str] = so.mapped_column(Name(255))
+    value: so.Mapped[str] = so.mapped_column(LongText())
+    md5: so.Mapped[str] = so.mapped_column(sa.String(32))
+    revision: so.Mapped[int] = so.mapped_column(default=1)
+    status: so.Mapped[int] = so.mapped_column(sa.SmallInteger, default=ConfigStatus.LIVE)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    created_by: so.Mapped[str] = so.mapped_column(Name(64))
+    updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    updated_by: so.Mapped[str] = so.mapped_column(Name(64))
+
+    app: so.Mapped[App] = so.relationship(lazy="joined")
+    env: so.Mapped[Env] = so.relationship(lazy="joined")
+
+
+class ConfigRevision(Base):
+    __tablename__ = "config_revisions"
+    __table_args__ = (
+        sa.UniqueConstraint("config_id", "number", name="uq_config_revision"),
+        TABLE_ARGS,
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    config_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("configs.id"))
+    number: so.Mapped[int]
+    action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    old_value: so.Mapped[str | None] = so.mapped_column(LongText())
+    new_value: so.Mapped[str | None] = so.mapped_column(LongText())
+    new_md5: so.Mapped[str | None] = so.mapped_column(sa.String(32))
+    author: so.Mapped[str] = so.mapped_column(Name(64))
+    comment: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16))
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class AppGrant(Base):
+    __tablename__ = "app_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "app_id", name="uq_app_grant"), TABLE_ARGS)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    app_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("apps.id"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"))
+    name: so.Mapped[str] = so.mapped_column(sa.String(64))
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    prefix: so.Mapped[str] = so.mapped_column(sa.String(16))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_used_at: so.Mapped[datetime | None]
+    revoked_at: so.Mapped[datetime | None]
+
+    user: so.Mapped[User] = so.relationship(lazy="joined")
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_pending", "delivered_at", "id"), TABLE_ARGS)
+
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True, autoincrement=True)
+    config_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("configs.id"))
+    path: so.Mapped[str] = so.mapped_column(sa.String(1024))
+    data: so.Mapped[str] = so.mapped_column(LongText())
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    delivered_at: so.Mapped[datetime | None]
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    last_error: so.Mapped[str | None] = so.mapped_column(sa.String(1000))
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    actor: so.Mapped[str] = so.mapped_column(Name(64))
+    action: so.Mapped[str] = so.mapped_column(sa.String(64))
+    app: so.Mapped[str | None] = so.mapped_column(Name(64))
+    target: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
+    detail: so.Mapped[str] = so.mapped_column(sa.Text(), default="")

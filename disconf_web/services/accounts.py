@@ -1,0 +1,253 @@
+"""Users, app grants and API tokens.
+
+Passwords are hashed with argon2 (argon2-cffi); tokens are ``dsk_`` + 43 random URL-safe
+characters, shown once and stored only as their SHA-256. Roles: ``admin`` (everything),
+``editor`` (changes the apps granted to them; creates apps, granted on creation), ``viewer``
+(reads the apps granted to them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+import sqlalchemy.orm as so
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from disconf_core import InvalidNameError, validate_segment
+
+from ..models import ApiToken, App, AppGrant, AuditEvent, Role, User, utcnow
+from .errors import BadRequest, Conflict, NotFound
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "NewToken",
+    "authenticate",
+    "create_token",
+    "create_user",
+    "grant_app",
+    "granted_app_ids",
+    "list_tokens",
+    "list_users",
+    "parse_role",
+    "revoke_grant",
+    "revoke_token",
+    "set_password",
+    "user_for_token",
+]
+
+TOKEN_PREFIX = "dsk_"
+MIN_PASSWORD = 8
+_hasher = PasswordHasher()
+# A token's last_used_at is written at most this often (no write on every request).
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: ``secret`` is the only copy of the plaintext."""
+
+    token: ApiToken
+    secret: str
+
+
+def parse_role(role: object) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise BadRequest(f"invalid role {role!r}: use admin, editor or viewer") from None
+
+
+def _audit(session: so.Session, actor: str, action: str, target: str, **detail: object) -> None:
+    session.add(
+        AuditEvent(
+            at=utcnow(),
+            actor=actor,
+            action=action,
+            target=target,
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
+        )
+    )
+
+
+def _user(session: so.Session, name: str) -> User:
+    user = session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"user {name!r} does not exist")
+    return user
+
+
+def _check_password(password: object) -> str:
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+        raise BadRequest(f"the password must be at least {MIN_PASSWORD} characters long")
+    return password
+
+
+def create_user(
+    session: so.Session,
+    *,
+    name: str,
+    password: str,
+    role: Role | str,
+    actor: str,
+    apps: tuple[str, ...] | list[str] = (),
+) -> User:
+    """Create a user (granted ``apps``). Duplicate -> :class:`Conflict`."""
+    try:
+        validate_segment(name, "user")
+    except InvalidNameError as exc:
+        raise BadRequest(str(exc)) from exc
+    role = parse_role(role)
+    _check_password(password)
+    app_rows = []
+    for app_name in apps:
+        app = session.scalar(sa.select(App).where(App.name == app_name))
+        if app is None:
+            raise NotFound(f"app {app_name!r} does not exist")
+        app_rows.append(app)
+    user = User(
+        name=name,
+        password_hash=_hasher.hash(password),
+        role=role.value,
+        active=True,
+        created_at=utcnow(),
+    )
+    try:
+        session.add(user)
+        session.flush()
+        for app in app_rows:
+            session.add(AppGrant(user_id=user.id, app_id=app.id, created_at=utcnow()))
+        _audit(session, actor, "user.create", name, role=role.value, apps=list(apps))
+        session.commit()
+    except sa.exc.IntegrityError as exc:
+        session.rollback()
+        raise Conflict(f"user {name!r} already exists") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    return user
+
+
+def set_password(session: so.Session, *, name: str, password: str, actor: str) -> None:
+    user = _user(session, name)
+    user.password_hash = _hasher.hash(_check_password(password))
+    _audit(session, actor, "user.password", name)
+    session.commit()
+
+
+def list_users(session: so.Session) -> list[User]:
+    return list(session.scalars(sa.select(User).order_by(User.name)))
+
+
+def authenticate(session: so.Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, else None; both outcomes are audited."""
+    user = session.scalar(sa.select(User).where(User.name == name))
+    ok = False
+    if user is not None and user.active:
+        try:
+            ok = _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if ok and _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+    _audit(session, name[:64], "login.success" if ok else "login.failure", name[:1024])
+    session.commit()
+    return user if ok else None
+
+
+def granted_app_ids(session: so.Session, user: User) -> set[int]:
+    return set(session.scalars(sa.select(AppGrant.app_id).where(AppGrant.user_id == user.id)))
+
+
+def grant_app(session: so.Session, *, user: str, app: str, actor: str) -> None:
+    """Let ``user`` touch ``app`` (idempotent)."""
+    user_row = _user(session, user)
+    app_row = session.scalar(sa.select(App).where(App.name == app))
+    if app_row is None:
+        raise NotFound(f"app {app!r} does not exist")
+    exists = session.scalar(
+        sa.select(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
+    )
+    if exists is None:
+        session.add(AppGrant(user_id=user_row.id, app_id=app_row.id, created_at=utcnow()))
+        _audit(session, actor, "grant.create", user, app=app)
+        try:
+            session.commit()
+        except sa.exc.IntegrityError:
+            session.rollback()  # granted concurrently: same outcome
+
+
+def revoke_grant(session: so.Session, *, user: str, app: str, actor: str) -> None:
+    user_row = _user(session, user)
+    app_row = session.scalar(sa.select(App).where(App.name == app))
+    if app_row is None:
+        raise NotFound(f"app {app!r} does not exist")
+    session.execute(
+        sa.delete(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
+    )
+    _audit(session, actor, "grant.revoke", user, app=app)
+    session.commit()
+
+
+def _hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(session: so.Session, *, user: str, name: str = "default", actor: str) -> NewToken:
+    """A new API token for ``user``; the plaintext is returned once and never stored."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise BadRequest(f"invalid token name {name!r}: use 1-64 characters")
+    user_row = _user(session, user)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user_row.id,
+        name=name,
+        token_hash=_hash_token(secret),
+        prefix=secret[:12],
+        created_at=utcnow(),
+    )
+    session.add(token)
+    session.flush()
+    _audit(session, actor, "token.create", user, token_id=token.id, name=name)
+    session.commit()
+    return NewToken(token=token, secret=secret)
+
+
+def list_tokens(session: so.Session, *, user: str) -> list[ApiToken]:
+    user_row = _user(session, user)
+    return list(
+        session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user_row.id).order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_token(session: so.Session, *, token_id: int, actor: str, user: str | None) -> None:
+    """Revoke a token (``user``: only if it belongs to them; None = any, for admins)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or (user is not None and token.user.name != user):
+        raise NotFound(f"token {token_id} does not exist")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        _audit(session, actor, "token.revoke", token.user.name, token_id=token_id)
+        session.commit()
+
+
+def user_for_token(session: so.Session, secret: str) -> User | None:
+    """The active user owning this unrevoked token, else None."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.commit()
+    return token.user

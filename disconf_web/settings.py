@@ -1,0 +1,118 @@
+"""Server settings: defaults, ``DISCONF_*`` environment variables, and their validation.
+
+``create_app`` loads, in increasing precedence: the defaults below, ``DISCONF_<KEY>`` variables
+(``app.config.from_prefixed_env("DISCONF")``, values parsed as JSON when they look like it) and
+the mapping given to ``create_app(test_config)``. :func:`check_settings` then coerces every value
+to its type and reports **every** bad value at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from disconf_core import DisconfError, normalize_prefix
+
+__all__ = ["DEFAULTS", "SettingsError", "check_settings"]
+
+
+class SettingsError(DisconfError):
+    """One or more settings are missing or malformed (the message lists all of them)."""
+
+
+DEFAULTS: dict[str, Any] = {
+    # SQLAlchemy URL; None = a SQLite file ``disconf.sqlite`` in the Flask instance folder.
+    "DATABASE_URL": None,
+    # What /api/zoo/hosts answers and what the notifier connects to.
+    "ZK_HOSTS": "127.0.0.1:2181",
+    "ZK_PREFIX": "/disconf",
+    # False: no ZooKeeper connection at all (notifications stay pending; tests of storage only).
+    "ZK_ENABLED": True,
+    "ZK_TIMEOUT": 10.0,
+    "SECRET_KEY": None,
+    # Refuse to start without SECRET_KEY unless testing or quickstart.
+    "REQUIRE_SECRET_KEY": True,
+    "MAX_CONFIG_BYTES": 1024 * 1024,
+    # Inline delivery right after a commit: at most this long, then the sweeper takes over.
+    "NOTIFY_INLINE_TIMEOUT": 1.0,
+    # The background sweeper: period, and exponential backoff while ZooKeeper fails.
+    "NOTIFY_SWEEP_INTERVAL": 2.0,
+    "NOTIFY_BACKOFF_INITIAL": 0.2,
+    "NOTIFY_BACKOFF_MAX": 30.0,
+    # Rows younger than this are left to the request that wrote them (fewer duplicates).
+    "NOTIFY_GRACE": 1.0,
+    # Start the notifier thread and ZooKeeper connection in create_app (False for CLI commands).
+    "NOTIFIER_AUTOSTART": True,
+}
+
+_FLOATS = (
+    "ZK_TIMEOUT",
+    "NOTIFY_INLINE_TIMEOUT",
+    "NOTIFY_SWEEP_INTERVAL",
+    "NOTIFY_BACKOFF_INITIAL",
+    "NOTIFY_BACKOFF_MAX",
+    "NOTIFY_GRACE",
+)
+_BOOLS = ("ZK_ENABLED", "REQUIRE_SECRET_KEY", "NOTIFIER_AUTOSTART")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def check_settings(config: MutableMapping[str, Any]) -> None:
+    """Coerce the settings in place; raise :class:`SettingsError` listing every problem."""
+    problems: list[str] = []
+    for key in _FLOATS:
+        try:
+            number = float(config[key])
+            if number < 0:
+                raise ValueError
+            config[key] = number
+        except (TypeError, ValueError):
+            problems.append(f"DISCONF_{key}={config[key]!r} is not a non-negative number")
+    for key in _BOOLS:
+        try:
+            config[key] = _as_bool(config[key])
+        except ValueError:
+            problems.append(f"DISCONF_{key}={config[key]!r} is not a boolean (true/false)")
+    try:
+        size = int(config["MAX_CONFIG_BYTES"])
+        if size <= 0:
+            raise ValueError
+        config["MAX_CONFIG_BYTES"] = size
+    except (TypeError, ValueError):
+        problems.append(
+            f"DISCONF_MAX_CONFIG_BYTES={config['MAX_CONFIG_BYTES']!r} is not a positive integer"
+        )
+    hosts = str(config["ZK_HOSTS"] or "").strip()
+    if not hosts:
+        problems.append("DISCONF_ZK_HOSTS is empty: give a ZooKeeper connect string")
+    config["ZK_HOSTS"] = hosts
+    try:
+        config["ZK_PREFIX"] = normalize_prefix(str(config["ZK_PREFIX"]))
+    except ValueError as exc:
+        problems.append(f"DISCONF_ZK_PREFIX: {exc}")
+    if config.get("SECRET_KEY") is not None:
+        config["SECRET_KEY"] = str(config["SECRET_KEY"])
+    needs_key = config["REQUIRE_SECRET_KEY"] is True and not config.get("TESTING")
+    if needs_key and not config.get("SECRET_KEY"):
+        problems.append(
+            "DISCONF_SECRET_KEY is not set: set it to a long random string "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if config.get("DATABASE_URL") is not None:
+        config["DATABASE_URL"] = str(config["DATABASE_URL"])
+    if problems:
+        raise SettingsError("bad server settings: " + "; ".join(problems))
