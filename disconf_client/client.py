@@ -156,6 +156,7 @@ class DisconfClient:
         self._queue_lock = threading.Lock()
         self._apply_lock = threading.RLock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # wakes the maintenance thread (stale config, close)
         self._threads: list[threading.Thread] = []
         self._started = False
         self._closed = False
@@ -234,6 +235,7 @@ class DisconfClient:
         if os.getpid() != self._pid:
             return  # a forked child: the threads and the ZooKeeper session belong to the parent
         self._stop.set()
+        self._wake.set()
         self._queue.put(None)
         if self._fetcher is not None:
             self._fetcher.close()
@@ -284,12 +286,9 @@ class DisconfClient:
             prefix = settings.zk_prefix or self._fetcher.zoo_prefix() or "/disconf"
         except FetchError as exc:
             self.stats.add("fetch_errors", str(exc))
-            if initial and settings.mode is LoadMode.SERVER:
-                raise ConfigUnavailableError(
-                    f"cannot discover ZooKeeper from {', '.join(settings.servers)}: {exc}"
-                ) from exc
             log.warning("ZooKeeper discovery failed, retrying in the background: %s", exc)
             self._discovery_pending = True
+            self._wake.set()
             return False
         if self._closed:
             return False
@@ -350,17 +349,20 @@ class DisconfClient:
                     log.exception("unexpected error while reloading %s", key)
 
     def _maintain(self) -> None:
+        """Retry stale configs and ZooKeeper discovery; run the periodic safety-net check."""
         settings = self.settings
         fast = max(0.05, settings.retry_sleep)
         next_check = time.monotonic() + settings.recheck_interval
         while not self._stop.is_set():
             pending = self._discovery_pending or any(e.stale for e in self._entries.values())
-            wait = min(
-                fast if pending else settings.recheck_interval,
-                max(0.0, next_check - time.monotonic()),
-            )
-            if self._stop.wait(wait):
-                return
+            if pending:
+                if self._stop.wait(fast):
+                    return
+            else:
+                self._wake.wait(max(0.0, next_check - time.monotonic()))
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
             if self._discovery_pending and self._fetcher is not None:
                 self._start_zookeeper(initial=False)
             for entry in list(self._entries.values()):
@@ -416,6 +418,7 @@ class DisconfClient:
             counter = "integrity_errors" if isinstance(exc, IntegrityError) else "fetch_errors"
             self.stats.add(counter, str(exc))
             entry.stale = not isinstance(exc, ConfigNotFoundError)
+            self._wake.set()
             if at_start and settings.mode is LoadMode.SERVER:
                 raise ConfigUnavailableError(
                     f"cannot load {entry.binding.spec.label}: {exc}"

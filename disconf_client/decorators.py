@@ -268,9 +268,11 @@ def on_change(*targets: type) -> Callable[[F], F]:
         config_spec(target)
 
     def wrap(function: F) -> F:
-        if hasattr(function, "__disconf_on_change__"):
-            raise TypeError(f"{function!r} is already registered with @on_change")
-        function.__disconf_on_change__ = targets  # type: ignore[attr-defined]
+        for target in targets:
+            if function in listeners_of(target):
+                raise TypeError(
+                    f"{function!r} is already registered with @on_change({target.__qualname__})"
+                )
         for target in targets:
             listeners_of(target).append(function)
         return function
