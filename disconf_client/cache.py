@@ -49,6 +49,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     )
     try:
         with os.fdopen(descriptor, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o644)  # mkstemp's 0600 would hide configs from tools
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -99,17 +99,18 @@ class ConfigFetcher:
         return response
 
     @staticmethod
-    def _check_etag(response: requests.Response, body: bytes) -> None:
+    def _check_etag(response: requests.Response, body: bytes, value: str | None = None) -> None:
+        """Check the ETag (if any) against the body, or for an envelope against its value."""
         etag = response.headers.get("ETag")
         if etag:
             expected = unquote_etag(etag).lower()
             actual = content_md5(body)
-            if expected != actual:
-                raise IntegrityError(f"body MD5 {actual} does not match the ETag MD5 {expected}")
+            if expected != actual and (value is None or content_md5(value) != expected):
+                what = "body" if value is None else "value"
+                raise IntegrityError(f"{what} MD5 {actual} does not match the ETag MD5 {expected}")
 
     def _envelope(self, server: str, path: str, params: dict[str, str]) -> str:
         response = self._get(server, path, params)
-        self._check_etag(response, response.content)
         try:
             payload: Any = response.json()
         except ValueError as exc:
@@ -120,7 +121,9 @@ class ConfigFetcher:
             message = str(payload.get("message") or "status 0")
             raise ConfigNotFoundError(f"{path} {params}: the server answered {message!r}")
         value = payload.get("value")
-        return "" if value is None else str(value)
+        text = "" if value is None else str(value)
+        self._check_etag(response, response.content, text)
+        return text
 
     def fetch_file(self, coords: Coordinates, name: str) -> bytes:
         """The raw bytes of file ``name`` (ETag-checked)."""

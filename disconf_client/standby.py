@@ -70,7 +70,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
@@ -94,10 +94,13 @@ from disconf_core.standby import (
     parse_contenders,
 )
 
+from .standby_configs import RoleConfigs
+
 __all__ = [
     "DEFAULT_SESSION_TIMEOUT",
     "ActiveStandby",
     "NotMasterError",
+    "RoleConfigs",
     "StandbyError",
     "StandbySpec",
     "active_standby",
@@ -129,8 +132,8 @@ class StandbySpec:
     """What ``@active_standby`` attaches to a class: the election name and per-role configs."""
 
     name: str
-    master_configs: tuple[str, ...] = ()
-    standby_configs: tuple[str, ...] = ()
+    master_configs: tuple[type, ...] = ()
+    standby_configs: tuple[type, ...] = ()
 
 
 @overload
@@ -140,22 +143,25 @@ def active_standby(
     name_or_cls: str | None = None,
     /,
     *,
-    master_configs: tuple[str, ...] | list[str] = (),
-    standby_configs: tuple[str, ...] | list[str] = (),
+    master_configs: Iterable[type] = (),
+    standby_configs: Iterable[type] = (),
 ) -> Callable[[C], C]: ...
 def active_standby(
     name_or_cls: Any = None,
     /,
     *,
-    master_configs: tuple[str, ...] | list[str] = (),
-    standby_configs: tuple[str, ...] | list[str] = (),
+    master_configs: Iterable[type] = (),
+    standby_configs: Iterable[type] = (),
 ) -> Any:
     """Mark a class as a master/standby role holder (metadata only).
 
     ``@active_standby("billing-job")`` or bare ``@active_standby`` (the class name is the
     election name). The class may define ``on_become_master(self, token)``,
     ``on_become_standby(self)`` and ``on_lose_master(self)``; :meth:`ActiveStandby.for_object`
-    wires an instance to an election. Decorating a class twice raises ``TypeError``.
+    wires an instance to an election. ``master_configs`` / ``standby_configs`` are
+    ``@disconf_file``/``@disconf_item`` classes bound per role (see
+    :class:`~disconf_client.standby_configs.RoleConfigs`). Decorating a class twice raises
+    ``TypeError``.
     """
 
     def wrap(cls: C, name: str) -> C:
@@ -265,12 +271,14 @@ class ActiveStandby:
         load_standby_config: Hook | None = None,
         hook_timeout: float | None = None,
         host: str | None = None,
+        role_configs: RoleConfigs | None = None,
     ) -> None:
         """Exactly one of ``zk_hosts`` (the recipe owns a client) or ``client`` (shared).
 
         ``session_timeout`` (seconds) applies to a client the recipe creates; a shared client
         keeps its own. ``hook_timeout`` (default: ``session_timeout``) bounds how long a
         former master waits for ``on_lose_master`` before giving its lock node up anyway.
+        ``role_configs`` provides both config loaders and is closed by :meth:`stop`.
         """
         if (zk_hosts is None) == (client is None):
             raise StandbyError(
@@ -283,6 +291,15 @@ class ActiveStandby:
             raise StandbyError(
                 f"session_timeout {session_timeout!r} must be between 0.5 and 600 seconds"
             )
+        if role_configs is not None:
+            if load_master_config is not None or load_standby_config is not None:
+                raise StandbyError(
+                    f"master/standby {name!r}: role_configs= provides the config loaders; do not "
+                    "also pass load_master_config= or load_standby_config="
+                )
+            load_master_config = role_configs.load_master
+            load_standby_config = role_configs.load_standby
+        self.role_configs = role_configs
         self.name = name
         self.coords = coords
         self.path = standby_node(prefix, coords, name)  # validates the name
@@ -321,11 +338,22 @@ class ActiveStandby:
         self._worker: threading.Thread | None = None
 
     @classmethod
-    def for_object(cls, obj: object, **kwargs: Any) -> ActiveStandby:
-        """An election wired to an ``@active_standby`` class's instance and its hook methods."""
+    def for_object(
+        cls, obj: object, *, disconf: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> ActiveStandby:
+        """An election wired to an ``@active_standby`` class's instance and its hook methods.
+
+        When the decorator named per-role configs, they are bound by a
+        :class:`~disconf_client.standby_configs.RoleConfigs` whose ``DisconfClient`` settings
+        are ``disconf`` (default: from the environment / ``disconf.properties``).
+        """
         spec = getattr(type(obj), "__disconf_standby__", None)
         if not isinstance(spec, StandbySpec):
             raise TypeError(f"{type(obj).__qualname__} is not decorated with @active_standby")
+        if (spec.master_configs or spec.standby_configs) and "role_configs" not in kwargs:
+            kwargs["role_configs"] = RoleConfigs(
+                spec.master_configs, spec.standby_configs, **dict(disconf or {})
+            )
         for hook in ("on_become_master", "on_become_standby", "on_lose_master"):
             if hook in kwargs:
                 raise TypeError(f"{hook}= comes from {type(obj).__qualname__}; do not pass it")
@@ -397,6 +425,11 @@ class ActiveStandby:
         self._zk.remove_listener(self._on_state)
         if self._hooks is not None:
             self._hooks.stop(timeout)
+        if self.role_configs is not None:
+            try:
+                self.role_configs.close()
+            except Exception:
+                log.exception("master/standby %r: closing the role configs failed", self.name)
         if self._owns_client:
             try:
                 self._zk.stop()
