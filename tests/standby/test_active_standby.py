@@ -254,7 +254,7 @@ def test_constructor_refuses_bad_arguments(zk: KazooClient, zk_hosts: str) -> No
 def test_decorator_attaches_metadata_and_for_object_wires_hooks(
     zk: KazooClient, recorder: Recorder
 ) -> None:
-    @active_standby("billing-job", master_configs=["job.properties"])
+    @active_standby("billing-job")
     class BillingJob:
         def on_become_master(self, token: int) -> None:
             recorder.add("job", "master", token)
@@ -266,7 +266,7 @@ def test_decorator_attaches_metadata_and_for_object_wires_hooks(
     class Reporter:
         pass
 
-    assert BillingJob.__disconf_standby__ == StandbySpec("billing-job", ("job.properties",), ())  # type: ignore[attr-defined]
+    assert BillingJob.__disconf_standby__ == StandbySpec("billing-job")  # type: ignore[attr-defined]
     assert Reporter.__disconf_standby__.name == "Reporter"  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match="already bound"):
         active_standby("again")(BillingJob)
