@@ -132,7 +132,7 @@ def run_gunicorn(
     factory: Callable[[], Flask], *, host: str, port: int, workers: int, **extra: Any
 ) -> None:
     """Serve ``factory()`` with gunicorn (each worker builds its app after the fork)."""
-    from gunicorn.app.base import BaseApplication
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",

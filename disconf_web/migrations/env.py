@@ -17,6 +17,8 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database URL: run 'disconf-web db upgrade'")
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:

@@ -261,10 +261,9 @@ def _apply(
                 config.value = value
                 config.md5 = content_md5(value)
                 config.status = ConfigStatus.LIVE
-        if created:
-            action_name = RevisionAction.CREATE if action is RevisionAction.UPDATE else action
-        else:
-            action_name = action
+        action_name: RevisionAction = action
+        if created and action is RevisionAction.UPDATE:
+            action_name = RevisionAction.CREATE
         session.add(
             ConfigRevision(
                 config_id=config.id,

@@ -224,3 +224,32 @@ def test_instances_self_check(make_app: AppFactory, zk_hosts: str, zk: KazooClie
     viewer = client.get(f"{BASE}/items/rate/instances", headers=tokens.headers("viewer"))
     assert viewer.status_code == 200
     assert client.get(f"{BASE}/items/nope/instances", headers=admin).status_code == 404
+
+
+def test_delivery_after_session_expiry(make_app: AppFactory, zk_hosts: str,
+                                       zk: KazooClient) -> None:  # fmt: skip
+    """Session LOST: kazoo opens a new session by itself and later changes still arrive."""
+    from kazoo.protocol.states import KazooState
+
+    app = make_app(zk_hosts)
+    tokens = make_tokens(app)
+    client = app.test_client()
+    notifier = get_notifier(app)
+    wait_until(lambda: notifier.connected, timeout=20)
+    states: list[str] = []
+    server_client = notifier._zk  # the notifier's own session
+    assert server_client is not None
+    server_client.add_listener(states.append)
+    session_id, password = server_client.client_id
+    # Expire it: a second client attaches to the same session and closes it.
+    thief = KazooClient(hosts=zk_hosts, client_id=(session_id, password), timeout=10)
+    thief.start(timeout=20)
+    thief.stop()
+    thief.close()
+    wait_until(lambda: KazooState.LOST in states, timeout=30, message="session LOST")
+    wait_until(lambda: notifier.connected, timeout=30)
+    answer = client.put(f"{BASE}/items/k", json={"value": "after"},
+                        headers=tokens.headers("admin"))  # fmt: skip
+    assert answer.status_code == 201
+    wait_until(lambda: pending(app) == 0, timeout=30)
+    assert zk.get(f"{NODE}/item/k")[0] == b"after"
