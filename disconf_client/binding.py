@@ -165,6 +165,8 @@ def convert_value(raw: Any, annotation: Any) -> Any:
         raise ValueError("; ".join(errors))
     if raw is None:
         raise ValueError("null is not allowed here (annotate with Optional[...] to allow it)")
+    if annotation in (Decimal, Path, timedelta, bytes) and isinstance(raw, annotation):
+        return raw  # already typed (testing helpers, YAML timestamps...)
     if origin in (list, tuple, set, frozenset):
         items = to_list(raw) if isinstance(raw, str) else raw
         if not isinstance(items, (list, tuple)):

@@ -30,7 +30,6 @@ from disconf_core import ConfigType
 
 from .binding import ChangeEvent, bind_mapping, binding_for, build_values
 from .decorators import ConfigSpec, config_spec, listeners_of
-from .errors import BindingError
 
 __all__ = ["bound", "make_snapshot", "publish"]
 
@@ -88,13 +87,19 @@ def publish(
     cls: type[T], values: Mapping[str, Any] | None = None, *, content: str | bytes | None = None
 ) -> ChangeEvent[T] | None:
     """Apply a new revision as the client would and call ``cls``'s ``@on_change`` callbacks
-    (exceptions propagate, to fail the test). Returns the event, None if nothing changed."""
+    (exceptions propagate, to fail the test). Keys not given keep their current values.
+    Returns the event, None if nothing changed."""
     binding = binding_for(cls)
     config_spec(cls)
-    try:
-        new_values = _values(binding.spec, values, content)
-    except BindingError:
-        raise
+    if content is None and not binding.spec.hosted:
+        spec = binding.spec
+        current = binding.values()
+        merged: dict[str, Any] = {f.key: current[f.name] for f in spec.fields}
+        for name, value in (values or {}).items():
+            matches = [f.key for f in spec.fields if name in (f.key, f.name)]
+            merged[matches[0] if matches else name] = value
+        values = merged
+    new_values = _values(binding.spec, values, content)
     event = binding.apply(new_values, md5=None, source="testing")
     if event is not None:
         for callback in listeners_of(cls):
