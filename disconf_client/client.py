@@ -186,6 +186,14 @@ class DisconfClient:
         self._listeners.append(callback)
         return callback
 
+    def source_of(self, cls: type) -> str:
+        """Where ``cls``'s current values came from: server, snapshot, override, local, defaults."""
+        spec = config_spec(cls)
+        entry = self._entries.get((spec.kind, spec.name))
+        if entry is None:
+            raise KeyError(f"{cls.__qualname__} is not registered with this client")
+        return entry.binding.source or "defaults"
+
     @property
     def started(self) -> bool:
         return self._started and not self._closed

@@ -51,7 +51,7 @@ def main() -> int:
     client = DisconfClient([RedisConfig, Discount], on_change=changed)
     client.start()
     try:
-        sources = {snapshot_source(RedisConfig), snapshot_source(Discount)}
+        sources = {client.source_of(RedisConfig), client.source_of(Discount)}
         print(f"CONFIG source={','.join(sorted(sources))} {describe()}", flush=True)
         while not stop.wait(args.interval):
             print(f"SERVING {describe()}", flush=True)
@@ -60,12 +60,6 @@ def main() -> int:
     finally:
         client.close()
     return 0
-
-
-def snapshot_source(cls: type) -> str:
-    from disconf_client.binding import binding_for
-
-    return binding_for(cls).source or "defaults"
 
 
 if __name__ == "__main__":
