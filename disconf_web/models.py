@@ -33,6 +33,7 @@ __all__ = [
     "ConfigRevision",
     "ConfigStatus",
     "Env",
+    "LoginAttempt",
     "Notification",
     "Role",
     "RevisionAction",
@@ -163,6 +164,9 @@ class User(Base):
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    # Bumped when the user is disabled or changes password: console sessions carrying an older
+    # value are logged out (migration 0002).
+    session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
 
 
 class AppGrant(Base):
@@ -216,3 +220,16 @@ class AuditEvent(Base):
     app: so.Mapped[str | None] = so.mapped_column(Name(64))
     target: so.Mapped[str] = so.mapped_column(sa.String(1024), default="")
     detail: so.Mapped[str] = so.mapped_column(sa.Text(), default="")
+
+
+class LoginAttempt(Base):
+    """One console login attempt (migration 0002): the rate limit counts recent failures."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (sa.Index("ix_login_attempts_lookup", "username", "ip", "at"), TABLE_ARGS)
+
+    id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: so.Mapped[str] = so.mapped_column(Name(64))
+    ip: so.Mapped[str] = so.mapped_column(sa.String(64))
+    at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+    success: so.Mapped[bool] = so.mapped_column(default=False)
