@@ -24,6 +24,8 @@ command -v java >/dev/null || missing+=(default-jre-headless)
 if [[ $want_test -eq 1 ]]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v node >/dev/null || missing+=(nodejs)
+  command -v npm >/dev/null || missing+=(npm)
   if ! port_open 3306; then
     command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
   fi
@@ -44,6 +46,12 @@ if [[ $want_test -eq 1 ]] && ! port_open 3306; then
   # A fresh Debian MariaDB lets root in only through the unix socket; the tests connect over
   # TCP as root with an empty password (DISCONF_TEST_MYSQL_URL overrides that).
   as_root mariadb -uroot -e "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('') OR unix_socket; FLUSH PRIVILEGES;" || true
+fi
+
+if [[ $want_test -eq 1 && ! -d tests/compat/node/node_modules/node-disconf-client ]]; then
+  # The unmodified community Node.js Disconf client, for the cross-language compatibility test.
+  echo "bootstrap: npm ci in tests/compat/node"
+  (cd tests/compat/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [[ ! -x .venv/bin/python ]]; then
