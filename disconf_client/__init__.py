@@ -25,8 +25,16 @@ from .fetcher import ConfigFetcher as ConfigFetcher
 from .settings import ClientSettings as ClientSettings
 from .settings import LoadMode as LoadMode
 from .settings import load_settings as load_settings
+from .standby import DEFAULT_SESSION_TIMEOUT as DEFAULT_SESSION_TIMEOUT
+from .standby import ActiveStandby as ActiveStandby
+from .standby import NotMasterError as NotMasterError
+from .standby import RoleConfigs as RoleConfigs
+from .standby import StandbyError as StandbyError
+from .standby import StandbySpec as StandbySpec
+from .standby import active_standby as active_standby
 
 __all__ = [
+    "ActiveStandby",
     "BindingError",
     "ChangeEvent",
     "ClientSettings",
@@ -35,6 +43,7 @@ __all__ = [
     "ConfigFetcher",
     "ConfigNotFoundError",
     "ConfigUnavailableError",
+    "DEFAULT_SESSION_TIMEOUT",
     "DisconfClient",
     "FetchError",
     "FieldProblem",
@@ -42,8 +51,13 @@ __all__ = [
     "IntegrityError",
     "LoadMode",
     "LocalSnapshot",
+    "NotMasterError",
+    "RoleConfigs",
     "SettingsError",
     "SnapshotCorruptError",
+    "StandbyError",
+    "StandbySpec",
+    "active_standby",
     "disconf_file",
     "disconf_item",
     "field",

@@ -29,6 +29,11 @@ from .names import validate_config_name as validate_config_name
 from .names import validate_segment as validate_segment
 from .properties import dump_properties as dump_properties
 from .properties import parse_properties as parse_properties
+from .standby import MAX_CONTEXT_BYTES as MAX_CONTEXT_BYTES
+from .standby import Contender as Contender
+from .standby import ContextTooLargeError as ContextTooLargeError
+from .standby import StandbyDataError as StandbyDataError
+from .standby import parse_contenders as parse_contenders
 from .zkpaths import DEFAULT_PREFIX as DEFAULT_PREFIX
 from .zkpaths import app_node as app_node
 from .zkpaths import config_node as config_node
@@ -37,12 +42,16 @@ from .zkpaths import standby_node as standby_node
 
 __all__ = [
     "ConfigType",
+    "Contender",
+    "ContextTooLargeError",
     "Coordinates",
     "DEFAULT_PREFIX",
     "DisconfError",
     "InstanceCheck",
     "InvalidNameError",
+    "MAX_CONTEXT_BYTES",
     "PropertiesError",
+    "StandbyDataError",
     "app_node",
     "check_file_instance",
     "check_item_instance",
@@ -55,6 +64,7 @@ __all__ = [
     "item_instance_data",
     "item_notification_data",
     "normalize_prefix",
+    "parse_contenders",
     "parse_properties",
     "quoted_etag",
     "standby_node",
