@@ -70,6 +70,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
 
+    from .ui import init_app as init_console
+
+    init_console(app)  # the web console (pages, sessions, CSRF)
+
+    from .metrics import init_metrics
+
+    init_metrics(app)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
         if not request.path.startswith("/api/v1"):

@@ -179,7 +179,40 @@ def serve(host: str, port: int, workers: int | None) -> None:
         upgrade(url)
     except Exception as exc:
         raise click.ClickException(f"migration of {_safe(url)} failed: {exc}") from exc
-    run_gunicorn(create_app, host=host, port=port, workers=workers or default_workers())
+    _prepare_metrics_dir()
+    run_gunicorn(
+        create_app,
+        host=host,
+        port=port,
+        workers=workers or default_workers(),
+        child_exit=_metrics_child_exit,
+    )
+
+
+def _prepare_metrics_dir() -> None:
+    """/metrics sums all workers: give prometheus_client a fresh multiprocess directory (unless
+    PROMETHEUS_MULTIPROC_DIR is set), removed at exit. Must run before any metric exists."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="disconf-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
+
+
+def _metrics_child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 @main.command()

@@ -303,6 +303,19 @@ class Notifier:
             result.append(InstanceData(name, data or b""))
         return result
 
+    def count_children(self, paths: Sequence[str], timeout: float = 2.0) -> dict[str, int]:
+        """How many children each node has (pipelined ``exists``; missing nodes are left out).
+        Raises :class:`ZooKeeperUnavailable` when not connected; bounded by ``timeout`` overall."""
+        zk = self._client()
+        deadline = time.monotonic() + timeout
+        answers = [(path, zk.exists_async(path)) for path in paths]
+        counts: dict[str, int] = {}
+        for path, answer in answers:
+            stat = answer.get(timeout=max(0.0, deadline - time.monotonic()))
+            if stat is not None:
+                counts[path] = int(stat.numChildren)
+        return counts
+
     # -- the sweeper thread --------------------------------------------------------------------
 
     def _run(self) -> None:
