@@ -5,7 +5,7 @@
 It joins the election ``job`` and appends one JSON line per role change to ``FILE``, each with
 ``time.time()`` (CLOCK_REALTIME: comparable across processes, unlike ``time.monotonic``)::
 
-    {"event": "start"|"standby"|"master"|"lost"|"exit", "t": ..., "label": L, "pid": ...,
+    {"event": "start"|"standby"|"master"|"saved"|"lost"|"exit", "t": ..., "label": L, "pid": ...,
      "token": <fencing token, on "master">, "context": <value received, on "master">}
 
 On becoming master it saves ``{"by": L, "token": token}`` as the context, so the next master can
@@ -58,6 +58,7 @@ def main() -> None:
         record("master", token=token, context=None if context is None else context.value)
         try:
             election.save_context({"by": args.label, "token": token})
+            record("saved", token=token)
         except NotMasterError:
             record("save-refused", token=token)
 

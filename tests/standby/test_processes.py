@@ -41,7 +41,11 @@ def start_three(fleet: Fleet) -> Contender:
         30,
         message="one master and two standbys",
     )
-    return fleet.masters()[0]
+    master = fleet.masters()[0]
+    # The master saves its context right after it is recorded as master: wait for that, so a
+    # test that then stops ZooKeeper or kills the master knows the context was written.
+    wait_until(lambda: "saved" in master.events(), 10, message="the master's context saved")
+    return master
 
 
 def new_master(fleet: Fleet, old: Contender, timeout: float) -> Contender:
