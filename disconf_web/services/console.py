@@ -178,7 +178,7 @@ def set_user_access(
                 raise NotFound(f"app {app_name!r} does not exist")
             wanted[app.id] = app.name
         current = granted_app_ids(session, user)
-        names = dict(session.execute(sa.select(App.id, App.name)).tuples().all())
+        names = {row.id: row.name for row in session.execute(sa.select(App.id, App.name))}
         for app_id in sorted(set(wanted) - current):
             session.add(AppGrant(user_id=user.id, app_id=app_id, created_at=utcnow()))
             audit(session, actor=actor, action="grant.create", target=name, app=wanted[app_id])
