@@ -9,6 +9,7 @@ workers, then ZooKeeper is stopped by PID; nothing is left running.
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import sys
@@ -95,6 +96,9 @@ def run_quickstart(*, port: int, data_dir: str, zk_port: int | None, workers: in
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, _terminate)
+    # gunicorn forks its workers from inside run_gunicorn(): a worker that exits unwinds this
+    # same stack, so only the process that started ZooKeeper may stop it.
+    owner = os.getpid()
     try:
         database_url = f"sqlite:///{root / 'disconf.sqlite'}"
         upgrade(database_url)
@@ -141,6 +145,7 @@ def run_quickstart(*, port: int, data_dir: str, zk_port: int | None, workers: in
     except KeyboardInterrupt:
         pass
     finally:
-        click.echo("stopping ZooKeeper ...")
-        zookeeper.stop()
-        click.echo("quickstart stopped")
+        if os.getpid() == owner:
+            click.echo("stopping ZooKeeper ...")
+            zookeeper.stop()
+            click.echo("quickstart stopped")

@@ -149,10 +149,33 @@ def test_quickstart_serves_and_stops_on_sigint(tmp_path: Path) -> None:
         zk_port = int(output.split("starting ZooKeeper on 127.0.0.1:")[1].split()[0])
         assert four_letter_word(zk_port, "ruok") == "imok"
 
+        # A gunicorn worker that exits (recycled, timed out) must not take ZooKeeper with it:
+        # workers are forked inside quickstart and unwind its stack when they exit.
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        workers = [
+            int(pid)
+            for pid in children
+            if "java" not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        ]
+        assert workers, children
+        os.kill(workers[0], signal.SIGTERM)
+        wait_until(
+            lambda: (
+                not Path(f"/proc/{workers[0]}").exists()
+                or "Z" in Path(f"/proc/{workers[0]}/stat").read_text().split()[2]
+            ),
+            timeout=30,
+            message="the worker exits",
+        )
+        wait_until(ready, timeout=30, message="a respawned worker")
+        assert four_letter_word(zk_port, "ruok") == "imok"
+        assert "stopping ZooKeeper" not in log_path.read_text()
+
         process.send_signal(signal.SIGINT)
         assert process.wait(60) == 0, log_path.read_text()
         output = log_path.read_text()
         assert "quickstart stopped" in output
+        assert output.count("stopping ZooKeeper") == 1
         with pytest.raises(requests.RequestException):
             requests.get(url + "/healthz", timeout=2)
         assert four_letter_word(zk_port, "ruok") == ""  # ZooKeeper was stopped too
