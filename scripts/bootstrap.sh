@@ -61,7 +61,12 @@ stamp=.venv/.disconf-installed
 extras=""
 [[ $want_test -eq 1 ]] && extras="[dev]"
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || "$(cat $stamp)" != "$extras" ]]; then
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -e ".${extras}"
+  echo "bootstrap: installing disconf${extras} into .venv (log: .venv/pip.log)"
+  if ! { .venv/bin/pip install --upgrade pip && .venv/bin/pip install -e ".${extras}"; } \
+      > .venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "bootstrap: pip install failed (full log: .venv/pip.log)" >&2
+    exit 1
+  fi
   echo "$extras" > $stamp
 fi
