@@ -498,7 +498,10 @@ def upload(app: str, env: str, version: str) -> Page:
     if uploaded is None or not uploaded.filename:
         raise services.BadRequest("choose a file to upload")
     name = request.form.get("name", "").strip() or (uploaded.filename or "").rsplit("/", 1)[-1]
-    data = uploaded.stream.read(limit + 1)
+    try:
+        data = uploaded.stream.read(limit + 1)
+    finally:
+        uploaded.close()
     if len(data) > limit:
         raise services.PayloadTooLarge(
             f"file {name!r} is larger than the limit of {limit} bytes (DISCONF_MAX_CONFIG_BYTES)"
