@@ -33,7 +33,9 @@ def _count(app: Flask, model: Any) -> int:
 
 def test_create_file_in_editor_and_item(app: Flask, as_role: Any) -> None:
     editor: Console = as_role("editor")
-    response = editor.post(V + "/files/new", {"name": "db.yaml", "content": "url: x\r\n", "comment": "init"})  # fmt: skip
+    response = editor.post(
+        V + "/files/new", {"name": "db.yaml", "content": "url: x\r\n", "comment": "init"}
+    )
     assert response.status_code == 302 and response.location == V
     page = editor.get(V)
     assert "db.yaml" in page.text and "Published file &#39;db.yaml&#39; as revision 1" in page.text
@@ -48,7 +50,9 @@ def test_create_file_in_editor_and_item(app: Flask, as_role: Any) -> None:
     assert "timeout" in listing and ">30<" in listing
     assert _count(app, Notification) == 2  # each publish queued a ZooKeeper notification
     with get_db(app).new_session() as session:
-        value = session.scalar(sa.select(ConfigRevision.new_value).where(ConfigRevision.number == 1).limit(1))  # fmt: skip
+        value = session.scalar(
+            sa.select(ConfigRevision.new_value).where(ConfigRevision.number == 1).limit(1)
+        )
         assert value == "url: x\n"  # browsers' CRLF normalised
 
 
@@ -57,9 +61,10 @@ def test_upload_new_file_and_refusals(app: Flask, as_role: Any) -> None:
 
     def upload(data: bytes, filename: str, **extra: str) -> Any:
         return editor.post(
-            V + "/upload", {"file": (io.BytesIO(data), filename), **extra},
+            V + "/upload",
+            {"file": (io.BytesIO(data), filename), **extra},
             content_type="multipart/form-data",
-        )  # fmt: skip
+        )
 
     assert upload(b"k=v\n", "app.properties", comment="up").status_code == 302
     assert "app.properties" in editor.get(V).text
@@ -90,8 +95,9 @@ def test_edit_preview_publish_and_noop(app: Flask, as_role: Any) -> None:
     assert _count(app, ConfigRevision) == 1  # nothing published by a preview
     same = editor.post(F, {"content": "a=1\nb=2\n", "base_md5": md5, "action": "publish"})
     assert "nothing to publish" in same.text and _count(app, ConfigRevision) == 1
-    done = editor.post(F, {"content": "a=1\nb=3\n", "base_md5": md5, "action": "publish",
-                           "comment": "raise b"})  # fmt: skip
+    done = editor.post(
+        F, {"content": "a=1\nb=3\n", "base_md5": md5, "action": "publish", "comment": "raise b"}
+    )
     assert done.status_code == 302
     assert "as revision 2" in editor.get(V).text
     with get_db(app).new_session() as session:
@@ -106,7 +112,10 @@ def test_conflicting_edit_is_shown_never_overwritten(app: Flask, as_role: Any) -
     bob: Console = as_role("admin")
     alice_md5 = _md5(alice.get(F).text)
     bob_md5 = _md5(bob.get(F).text)
-    assert bob.post(F, {"content": "a=bob\n", "base_md5": bob_md5, "action": "publish"}).status_code == 302  # fmt: skip
+    assert (
+        bob.post(F, {"content": "a=bob\n", "base_md5": bob_md5, "action": "publish"}).status_code
+        == 302
+    )
     conflict = alice.post(F, {"content": "a=alice\n", "base_md5": alice_md5, "action": "publish"})
     assert conflict.status_code == 409
     assert "someone published since you opened this page" in conflict.text
@@ -115,7 +124,9 @@ def test_conflicting_edit_is_shown_never_overwritten(app: Flask, as_role: Any) -
     with get_db(app).new_session() as session:
         assert session.scalar(sa.select(sa.func.max(ConfigRevision.number))) == 2
     # the conflict page carries the new base: publishing again is a conscious overwrite
-    again = alice.post(F, {"content": "a=alice\n", "base_md5": _md5(conflict.text), "action": "publish"})  # fmt: skip
+    again = alice.post(
+        F, {"content": "a=alice\n", "base_md5": _md5(conflict.text), "action": "publish"}
+    )
     assert again.status_code == 302
 
 
@@ -184,14 +195,22 @@ def test_copy_preview_and_apply(app: Flask, as_role: Any) -> None:
     assert "-old" in text and "+new" in text
     fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', text)
     assert fingerprint is not None
-    form = {"from_env": "dev", "from_version": "1_0", "to_env": "dev", "to_version": "2_0",
-            "fingerprint": fingerprint.group(1), "comment": "promote"}  # fmt: skip
+    form = {
+        "from_env": "dev",
+        "from_version": "1_0",
+        "to_env": "dev",
+        "to_version": "2_0",
+        "fingerprint": fingerprint.group(1),
+        "comment": "promote",
+    }
     publish(app, "added.txt", "a2")  # the source changed after the preview
     stale = editor.post("/apps/demo/copy", form)
     assert stale.status_code == 409 and "changed since your preview" in stale.text
     fresh = re.search(r'name="fingerprint" value="([0-9a-f]+)"', stale.text)
     assert fresh is not None
-    done = editor.post("/apps/demo/copy", {**form, "fingerprint": fresh.group(1), "delete_removed": "1"})  # fmt: skip
+    done = editor.post(
+        "/apps/demo/copy", {**form, "fingerprint": fresh.group(1), "delete_removed": "1"}
+    )
     assert done.status_code == 302 and done.location == "/apps/demo/envs/dev/versions/2_0"
     target = editor.get(done.location).text
     assert "added.txt" in target and "/files/extra.txt" not in target
@@ -220,7 +239,9 @@ def test_audit_page_filters(app: Flask, as_role: Any) -> None:
 
 def test_users_page_creates_disables_and_grants(app: Flask, as_role: Any) -> None:
     admin: Console = as_role("admin")
-    created = admin.post("/users", {"name": "carol", "password": "password-2", "role": "viewer", "apps": ["demo"]})  # fmt: skip
+    created = admin.post(
+        "/users", {"name": "carol", "password": "password-2", "role": "viewer", "apps": ["demo"]}
+    )
     assert created.status_code == 302
     assert "carol" in admin.get("/users").text
     dup = admin.post("/users", {"name": "carol", "password": "password-2", "role": "viewer"})
@@ -254,14 +275,18 @@ def test_tokens_created_once_and_revoked(app: Flask, as_role: Any) -> None:
     assert secret is not None
     listing = editor.get("/tokens").text
     assert secret.group(1) not in listing and "ci" in listing  # shown once
-    api = app.test_client().get("/api/v1/apps", headers={"Authorization": f"Bearer {secret.group(1)}"})  # fmt: skip
+    api = app.test_client().get(
+        "/api/v1/apps", headers={"Authorization": f"Bearer {secret.group(1)}"}
+    )
     assert api.status_code == 200
     token_id = re.search(r"/tokens/(\d+)/revoke", listing)
     assert token_id is not None
     # someone else cannot revoke it
     assert as_role("viewer").post(f"/tokens/{token_id.group(1)}/revoke").status_code == 404
     assert editor.post(f"/tokens/{token_id.group(1)}/revoke").status_code == 302
-    api = app.test_client().get("/api/v1/apps", headers={"Authorization": f"Bearer {secret.group(1)}"})  # fmt: skip
+    api = app.test_client().get(
+        "/api/v1/apps", headers={"Authorization": f"Bearer {secret.group(1)}"}
+    )
     assert api.status_code == 401
 
 
@@ -287,23 +312,35 @@ XSS = "<script>alert(1)</script>"
 def test_user_provided_text_is_escaped(app: Flask, as_role: Any) -> None:
     admin: Console = as_role("admin")
     admin.post("/apps", {"name": "xss", "description": XSS})
-    admin.post("/apps/xss/envs/dev/versions/1/items/new", {"name": "k", "value": XSS, "comment": XSS})  # fmt: skip
-    admin.post("/apps/xss/envs/dev/versions/1/files/new", {"name": "f.txt", "content": XSS + "\n", "comment": XSS})  # fmt: skip
+    admin.post(
+        "/apps/xss/envs/dev/versions/1/items/new", {"name": "k", "value": XSS, "comment": XSS}
+    )
+    admin.post(
+        "/apps/xss/envs/dev/versions/1/files/new",
+        {"name": "f.txt", "content": XSS + "\n", "comment": XSS},
+    )
     admin.post("/tokens", {"name": XSS})
     pages = [
-        "/apps", "/apps/xss", "/apps/xss/envs/dev/versions/1",
-        "/apps/xss/envs/dev/versions/1/items/k", "/apps/xss/envs/dev/versions/1/items/k/history",
-        "/apps/xss/envs/dev/versions/1/files/f.txt/history", "/audit", "/tokens",
+        "/apps",
+        "/apps/xss",
+        "/apps/xss/envs/dev/versions/1",
+        "/apps/xss/envs/dev/versions/1/items/k",
+        "/apps/xss/envs/dev/versions/1/items/k/history",
+        "/apps/xss/envs/dev/versions/1/files/f.txt/history",
+        "/audit",
+        "/tokens",
         "/apps/xss/copy?from_env=dev&from_version=1&to_env=prod&to_version=1",
-    ]  # fmt: skip
+    ]
     for url in pages:
         response = admin.get(url)
         assert response.status_code == 200, url
         assert XSS not in response.text, url
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in admin.get("/apps").text
     md5 = _md5(admin.get("/apps/xss/envs/dev/versions/1/files/f.txt").text)
-    preview = admin.post("/apps/xss/envs/dev/versions/1/files/f.txt",
-                         {"content": XSS + XSS, "base_md5": md5, "action": "preview", "comment": XSS})  # fmt: skip
+    preview = admin.post(
+        "/apps/xss/envs/dev/versions/1/files/f.txt",
+        {"content": XSS + XSS, "base_md5": md5, "action": "preview", "comment": XSS},
+    )
     assert XSS not in preview.text and "&lt;script&gt;" in preview.text
     login = Console(app).login(XSS, "whatever-pass")
     assert XSS not in login.text
