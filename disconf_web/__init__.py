@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -94,6 +95,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             message = f"method {request.method} is not allowed on {request.path}"
         response = Response(_json_error(message), exc.code or 500, mimetype="application/json")
         return response
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def _database_down(exc: sa.exc.DBAPIError) -> Response:
+        # The database is unreachable: the transaction was rolled back, nothing was written.
+        log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
+        message = f"database unavailable, nothing was changed: {str(exc.orig)[:200]}"
+        return Response(_json_error(message), 503, mimetype="application/json")
 
     if app.config["NOTIFIER_AUTOSTART"]:
         notifier.ensure_started()

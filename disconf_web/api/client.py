@@ -6,11 +6,17 @@ answers HTTP 200 with ``status`` 0 and a message; ``/api/config/file`` answers 4
 body; the list endpoints answer ``success: "false"`` with a ``global`` message.
 Extras on top of the original (ignored by old clients): ``ETag`` and ``X-Disconf-MD5`` on file and
 item answers, so a client can check what it downloaded.
+
+Database down: ``/api/config/item`` and ``/api/config/file`` answer the last value this process
+served for that config (:class:`LastServed`, consulted only when the query fails), so clients
+keep reading already-published configs; a config this process never served fails as before.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
@@ -107,9 +113,60 @@ def _lookup(kind: ConfigType) -> tuple[str, str] | None:
         "type": int(kind),
         "name": args["key"],
     }
-    with get_db(current_app).engine.connect() as connection:
-        row = connection.execute(_ONE, params).first()
-    return None if row is None else (row.value, row.md5)
+    cache_key = (args["app"], args["env"], args["version"], int(kind), args["key"])
+    try:
+        with get_db(current_app).engine.connect() as connection:
+            row = connection.execute(_ONE, params).first()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        # Database down: answer the last value this process served (see LastServed).
+        cached = _last_served.get(cache_key)
+        if cached is None:
+            raise
+        return cached
+    if row is None:
+        _last_served.discard(cache_key)
+        return None
+    _last_served.put(cache_key, (row.value, row.md5))
+    return row.value, row.md5
+
+
+class LastServed:
+    """The last (value, md5) this process served per config, used ONLY while the database is
+    unreachable, so clients keep reading already-published configs through an outage. Bounded
+    (``max_bytes`` of values, least recently served dropped first). Never used while the database
+    answers, so it cannot serve a stale value then."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str, str, int, str], tuple[str, str]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple[str, str, str, int, str], entry: tuple[str, str]) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+            if len(entry[0]) > self.max_bytes:
+                return
+            self._entries[key] = entry
+            self._bytes += len(entry[0])
+            while self._bytes > self.max_bytes:
+                _key, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped[0])
+
+    def get(self, key: tuple[str, str, str, int, str]) -> tuple[str, str] | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def discard(self, key: tuple[str, str, str, int, str]) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[0])
+
+
+_last_served = LastServed()
 
 
 @bp.get("/api/zoo/hosts")
