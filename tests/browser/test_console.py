@@ -1,10 +1,12 @@
 """The console in a real browser against the real server (gunicorn, ZooKeeper, SQLite):
 log in, create an env and an app, upload a file, see a running client in the self-check
 column, edit and publish with the diff, view the history, roll back. Saves the screenshots of
-``docs/console.md`` to ``docs/screenshots/``."""
+``docs/console.md`` to ``docs/screenshots/`` when ``DISCONF_SCREENSHOTS=1`` (otherwise to a
+temporary folder, so test runs leave the tree clean)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,20 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    folder = SHOTS if os.environ.get("DISCONF_SCREENSHOTS") == "1" else _TMP[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def test_console_end_to_end(page: Any, live_server: LiveServer, zk: KazooClient) -> None:
+_TMP: list[Path] = [Path("screenshots")]
+
+
+def test_console_end_to_end(
+    page: Any, live_server: LiveServer, zk: KazooClient, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
+
+    _TMP[0] = tmp_path / "screenshots"
 
     base = live_server.url
     page.on("dialog", lambda dialog: dialog.accept())
