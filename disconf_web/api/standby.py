@@ -22,20 +22,13 @@ place in the queue); an unreadable context is reported as ``{"error": ...}``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, current_app, jsonify
 
-from disconf_core import app_node, standby_node
-from disconf_core.standby import (
-    CONTEXT_NODE,
-    StandbyDataError,
-    decode_context,
-    parse_contenders,
-)
+from disconf_core import Coordinates, standby_node
 
 from .. import services
 from ..auth import require_app, require_user
+from ..elections import ElectionsUnavailable, elections_root, read_election, read_elections
 from ..services import NotFound, Unavailable
 from ..state import get_notifier
 from .admin import VERSION_URL, bp
@@ -43,46 +36,7 @@ from .admin import VERSION_URL, bp
 __all__ = ["get_election", "list_elections"]
 
 
-def _read_election(path: str, name: str) -> dict[str, Any]:
-    children = _children_with_data(path)
-    contenders = parse_contenders((child.name, child.data) for child in children)
-    context: dict[str, Any] | None = None
-    for child in children:
-        if child.name == CONTEXT_NODE:
-            try:
-                saved = decode_context(child.data)
-            except StandbyDataError as exc:
-                context = {"error": str(exc)}
-            else:
-                if saved is not None:
-                    context = {
-                        "token": saved.token,
-                        "size": saved.size,
-                        "saved_at": saved.saved_at,
-                        "host": saved.host,
-                        "pid": saved.pid,
-                        "format": "bytes" if isinstance(saved.value, bytes) else "json",
-                    }
-    rows = [contender.to_json() for contender in contenders]
-    return {
-        "name": name,
-        "path": path,
-        "master": rows[0] if rows else None,
-        "contenders": rows,
-        "context": context,
-    }
-
-
-def _children_with_data(path: str) -> list[Any]:
-    notifier = get_notifier(current_app)
-    notifier.ensure_started()
-    try:
-        return list(notifier.instances(path))
-    except Exception as exc:  # noqa: BLE001 - ZooKeeper disabled, down or timing out
-        raise Unavailable(f"cannot read master/standby elections from ZooKeeper: {exc}") from exc
-
-
-def _check(app: str, env: str, version: str) -> Any:
+def _check(app: str, env: str, version: str) -> Coordinates:
     user = require_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
@@ -92,10 +46,12 @@ def _check(app: str, env: str, version: str) -> Any:
 @bp.get(VERSION_URL + "/standby")
 def list_elections(app: str, env: str, version: str) -> Response:
     coords = _check(app, env, version)
-    root = f"{app_node(current_app.config['ZK_PREFIX'], coords)}/standby"
-    names = sorted(child.name for child in _children_with_data(root))
-    elections = [_read_election(f"{root}/{name}", name) for name in names]
-    return jsonify({"path": root, "elections": elections})
+    prefix = current_app.config["ZK_PREFIX"]
+    try:
+        elections = read_elections(get_notifier(current_app), prefix, coords)
+    except ElectionsUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
+    return jsonify({"path": elections_root(prefix, coords), "elections": elections})
 
 
 @bp.get(VERSION_URL + "/standby/<name>")
@@ -105,7 +61,10 @@ def get_election(app: str, env: str, version: str, name: str) -> Response:
         path = standby_node(current_app.config["ZK_PREFIX"], coords, name)
     except ValueError as exc:
         raise services.BadRequest(str(exc)) from exc
-    election = _read_election(path, name)
+    try:
+        election = read_election(get_notifier(current_app), path, name)
+    except ElectionsUnavailable as exc:
+        raise Unavailable(str(exc)) from exc
     if not election["contenders"] and election["context"] is None:
         raise NotFound(
             f"no master/standby election {name!r} for {coords}: no contender, no context"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +46,7 @@ from disconf_core import ConfigType, Coordinates
 
 from .. import services
 from ..auth import current_user, is_admin, require_admin, require_app, visible_app_ids
+from ..elections import ElectionsUnavailable, read_elections
 from ..extensions import get_db
 from ..models import App, AppGrant, Config, Role, User
 from ..services import console as ops
@@ -98,6 +99,14 @@ def _globals() -> dict[str, Any]:
 @bp.app_template_filter("when")
 def _when(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@bp.app_template_filter("epoch")
+def _epoch(value: float | None) -> str:
+    """Seconds since the epoch (as contenders record them) in the console's UTC format."""
+    if value is None:
+        return ""
+    return _when(datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None))
 
 
 @bp.app_template_filter("size")
@@ -402,16 +411,31 @@ def configs(app: str, env: str, version: str) -> Page:
     db = _db()
     rows = services.list_configs(db, coords)
     checks, unavailable = self_check(coords, rows)
+    elections, elections_unavailable = _elections(coords, skip=bool(unavailable))
     return render_template(
         "console/configs.html",
         coords=coords,
         configs=rows,
         checks=checks,
         unavailable=unavailable,
+        elections=elections,
+        elections_unavailable=elections_unavailable,
         envs=services.list_envs(db),
         versions=services.list_versions(db, app, env),
         can_write=_can_write(user, app),
     )
+
+
+def _elections(coords: Coordinates, *, skip: bool) -> tuple[list[dict[str, Any]], str]:
+    """The master/standby elections for the config page, or the reason they can't be shown
+    (``skip``: the self-check already found ZooKeeper unreachable; don't wait for it again)."""
+    if skip:
+        return [], "ZooKeeper is not reachable"
+    try:
+        found = read_elections(get_notifier(current_app), current_app.config["ZK_PREFIX"], coords)
+    except ElectionsUnavailable as exc:
+        return [], str(exc)
+    return found, ""
 
 
 @bp.get(VERSION_URL + "/download.zip")
