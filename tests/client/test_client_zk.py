@@ -87,10 +87,13 @@ def test_values_bound_and_publish_reaches_callback(harness: Harness) -> None:
     )
     harness.publish_item("discountRate", "0.5")
     wait_until(lambda: Discount.rate == Decimal("0.5"), message="the item update")
+    # callbacks run after the new values are in place: wait for the catch-all hook too
+    wait_until(lambda: len(catch_all) == 2, message="the catch-all hook for the item")
     assert catch_all == ["redis.properties", "discountRate"]
     assert client.stats.applied == 4 and client.stats.notifications >= 2
     # the snapshot on disk is the last applied revision
-    assert (harness.download_dir / "redis.properties").read_bytes().startswith(b"host=10.0.0.2")
+    snapshot_file = harness.download_dir / "redis.properties"
+    wait_until(lambda: snapshot_file.read_bytes().startswith(b"host=10.0.0.2"), message="snapshot")
     client.close()
     assert harness.instances(ConfigType.FILE, "redis.properties") == []
 
