@@ -79,6 +79,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_metrics(app)
 
+    from .fastpath import install_fast_path
+
+    install_fast_path(app)  # the Disconf client endpoints, answered before Flask
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:
         if not request.path.startswith("/api/v1"):
