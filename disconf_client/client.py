@@ -10,7 +10,12 @@ Life of a config (a decorated class registered with the client):
   server; in AUTO mode when no server answers, the local snapshot of the last applied revision.
 * A change notification, a local edit (watchdog), the safety-net check (every
   ``recheck_interval`` s) or ``reload()`` queue a reload; one worker thread fetches, converts,
-  swaps in, writes the snapshot, updates the instance node and calls the callbacks.
+  swaps in, writes the ``target`` file (if the config has one), calls the callbacks, then writes
+  the local snapshot and updates the instance node. The callbacks run before the snapshot's
+  fsyncs and the ZooKeeper round trip so that they are not delayed by them (the push latency);
+  the snapshot is still written for every applied revision, by the same worker, before it
+  applies anything else (so a callback must not expect the snapshot on disk to be the revision
+  it is told about; it holds that revision at the latest when the next reload starts).
 
 Error Handling
 --------------
@@ -501,18 +506,21 @@ class DisconfClient:
             return False
         event = binding.apply(values, md5=md5, source=source)
         self.stats.add("applied")
-        if content is not None:
-            if source == "server":
-                try:
-                    self._snapshot.write(spec.kind, spec.name, content)
-                except OSError as exc:
-                    self.stats.add("snapshot_errors", str(exc))
-                    log.error("cannot write the local snapshot of %s: %s", spec.label, exc)
-            if spec.target is not None:
-                try:
-                    atomic_write(spec.target, content)
-                except OSError as exc:
-                    log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
+        if content is not None and spec.target is not None:
+            try:
+                atomic_write(spec.target, content)  # before the callbacks: they may read it
+            except OSError as exc:
+                log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
+        if event is not None and not at_start:
+            self._fire(event)
+        # After the callbacks (off the push latency), still before this worker applies anything
+        # else: the snapshot holds every applied revision, the instance node the current value.
+        if content is not None and source == "server":
+            try:
+                self._snapshot.write(spec.kind, spec.name, content)
+            except OSError as exc:
+                self.stats.add("snapshot_errors", str(exc))
+                log.error("cannot write the local snapshot of %s: %s", spec.label, exc)
         if self._watcher is not None and self._is_remote(entry.key):
             text = (content or b"").decode("utf-8", errors="replace")
             data = (
@@ -522,8 +530,6 @@ class DisconfClient:
             )
             self._watcher.set_instance(entry.key, data)
         log.info("applied %s from %s (md5 %s)", spec.label, source, md5)
-        if event is not None and not at_start:
-            self._fire(event)
         return True
 
     def _fire(self, event: ChangeEvent[Any]) -> None:
