@@ -39,6 +39,13 @@ deposed master's late writes.
   A master killed with SIGKILL is replaced when its session expires: session timeout (default
   :data:`DEFAULT_SESSION_TIMEOUT` = 10 s) plus ZooKeeper's tick.
 
+The recipe lives here; its parts have their own modules: :mod:`~disconf_client.standby_spec`
+(the ``@active_standby`` metadata), :mod:`~disconf_client.standby_lock` (the contender lock),
+:mod:`~disconf_client.standby_hooks` (the hook thread), :mod:`~disconf_client.standby_store`
+(the saved context and the contender list in ZooKeeper), :mod:`~disconf_client.standby_errors`
+and :mod:`~disconf_client.standby_configs` (per-role configs). Every public name is importable
+from this module.
+
 Error Handling
 --------------
 * **SUSPENDED** (connection lost, session maybe alive): a master stops being master at once —
@@ -66,21 +73,18 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import CancelledError, KazooException, NoNodeError
 from kazoo.protocol.states import EventType, KazooState, WatchedEvent
-from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry
 
-from disconf_core import DEFAULT_PREFIX, Coordinates, DisconfError, standby_node, validate_segment
+from disconf_core import DEFAULT_PREFIX, Coordinates, standby_node
 from disconf_core.standby import (
     CONTEXT_NODE,
     Contender,
@@ -91,10 +95,14 @@ from disconf_core.standby import (
     contender_token,
     decode_context,
     encode_context,
-    parse_contenders,
 )
 
 from .standby_configs import RoleConfigs
+from .standby_errors import NotMasterError, StandbyError
+from .standby_hooks import HookRunner
+from .standby_lock import ContenderLock
+from .standby_spec import StandbySpec, active_standby
+from .standby_store import list_contenders, read_context, write_context
 
 __all__ = [
     "DEFAULT_SESSION_TIMEOUT",
@@ -113,143 +121,6 @@ RETRY_PAUSE = 1.0  # after a failed master-config load or an unexpected ZooKeepe
 
 MasterHook = Callable[[int], object]
 Hook = Callable[[], object]
-C = TypeVar("C", bound=type)
-
-
-class StandbyError(DisconfError):
-    """A master/standby operation failed (ZooKeeper unreachable, bad arguments)."""
-
-
-class NotMasterError(StandbyError):
-    """A master-only operation (saving the context) was attempted by a non-master."""
-
-
-# --------------------------------------------------------------------------- decorator
-
-
-@dataclass(frozen=True)
-class StandbySpec:
-    """What ``@active_standby`` attaches to a class: the election name and per-role configs."""
-
-    name: str
-    master_configs: tuple[type, ...] = ()
-    standby_configs: tuple[type, ...] = ()
-
-
-@overload
-def active_standby(name_or_cls: C, /) -> C: ...
-@overload
-def active_standby(
-    name_or_cls: str | None = None,
-    /,
-    *,
-    master_configs: Iterable[type] = (),
-    standby_configs: Iterable[type] = (),
-) -> Callable[[C], C]: ...
-def active_standby(
-    name_or_cls: Any = None,
-    /,
-    *,
-    master_configs: Iterable[type] = (),
-    standby_configs: Iterable[type] = (),
-) -> Any:
-    """Mark a class as a master/standby role holder (metadata only).
-
-    ``@active_standby("billing-job")`` or bare ``@active_standby`` (the class name is the
-    election name). The class may define ``on_become_master(self, token)``,
-    ``on_become_standby(self)`` and ``on_lose_master(self)``; :meth:`ActiveStandby.for_object`
-    wires an instance to an election. ``master_configs`` / ``standby_configs`` are
-    ``@disconf_file``/``@disconf_item`` classes bound per role (see
-    :class:`~disconf_client.standby_configs.RoleConfigs`). Decorating a class twice raises
-    ``TypeError``.
-    """
-
-    def wrap(cls: C, name: str) -> C:
-        if "__disconf_standby__" in cls.__dict__:
-            raise TypeError(f"{cls.__qualname__} is already bound to a master/standby election")
-        validate_segment(name, "election")
-        spec = StandbySpec(name, tuple(master_configs), tuple(standby_configs))
-        cls.__disconf_standby__ = spec  # type: ignore[attr-defined]
-        return cls
-
-    if isinstance(name_or_cls, type):
-        return wrap(name_or_cls, name_or_cls.__name__)
-    if name_or_cls is not None and not isinstance(name_or_cls, str):
-        raise TypeError(f"active_standby() takes an election name, not {name_or_cls!r}")
-    election_name = name_or_cls
-
-    def called(cls: C) -> C:
-        return wrap(cls, election_name if election_name is not None else cls.__name__)
-
-    return called
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-class _ContenderLock(Lock):  # type: ignore[misc]
-    """kazoo's Lock with bounded (<= 1 s), cancellable retries.
-
-    kazoo's own retry backs off up to 60 s between attempts while ZooKeeper is unreachable,
-    which would delay a takeover long after ZooKeeper is back; ``cancel()`` also interrupts
-    the retry's sleep (kazoo raises ``InterruptedError``).
-    """
-
-    def __init__(self, client: KazooClient, path: str, data: bytes) -> None:
-        super().__init__(client, path)
-        self.data = data
-        self._retry = KazooRetry(
-            max_tries=-1,
-            delay=0.05,
-            backoff=2,
-            max_delay=1.0,
-            sleep_func=client.handler.sleep_func,
-            interrupt=lambda: bool(self.cancelled),
-        )
-
-
-class _HookRunner:
-    """Runs hooks one at a time, in submission order, on its own thread."""
-
-    def __init__(self, label: str) -> None:
-        self._label = label
-        self._queue: queue.Queue[tuple[str, Callable[[], object], threading.Event] | None]
-        self._queue = queue.Queue()
-        self._thread = threading.Thread(
-            target=self._run, name=f"disconf-standby-hooks[{label}]", daemon=True
-        )
-        self._thread.start()
-
-    def submit(self, what: str, call: Callable[[], object]) -> threading.Event:
-        done = threading.Event()
-        self._queue.put((what, call, done))
-        return done
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            what, call, done = item
-            try:
-                call()
-            except Exception:
-                log.exception(
-                    "master/standby %r: %s raised; the election goes on", self._label, what
-                )
-            finally:
-                done.set()
-
-    def is_current(self) -> bool:
-        return threading.current_thread() is self._thread
-
-    def stop(self, timeout: float) -> None:
-        self._queue.put(None)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-
-
-# --------------------------------------------------------------------------- the recipe
 
 
 class ActiveStandby:
@@ -330,11 +201,11 @@ class ActiveStandby:
         self._is_master = False
         self._token: int | None = None
         self._master_node: str | None = None
-        self._lock: _ContenderLock | None = None
+        self._lock: ContenderLock | None = None
         self._lose_done: threading.Event | None = None
         self._abandoned: list[str] = []  # lock prefixes whose nodes must be deleted
         self._context: SavedContext | None = None
-        self._hooks: _HookRunner | None = None
+        self._hooks: HookRunner | None = None
         self._worker: threading.Thread | None = None
 
     @classmethod
@@ -390,7 +261,7 @@ class ActiveStandby:
             if self._started:
                 return self
             self._started = True
-        self._hooks = _HookRunner(self.name)
+        self._hooks = HookRunner(self.name)
         self._zk.add_listener(self._on_state)
         if self._owns_client:
             self._zk.start_async()
@@ -478,65 +349,15 @@ class ActiveStandby:
 
     def _write_context(self, node: str, data: bytes) -> None:
         """One transaction: ``node`` (our lock node) must exist, then the context is set."""
-        for attempt in (1, 2):
-            transaction = self._zk.transaction()
-            transaction.check(node, -1)
-            transaction.set_data(self.context_path, data)
-            try:
-                results = transaction.commit()
-            except KazooException as exc:
-                raise StandbyError(
-                    f"master/standby {self.name!r}: could not save the context: {exc!r}"
-                ) from exc
-            if not any(isinstance(result, Exception) for result in results):
-                return
-            if isinstance(results[0], NoNodeError):
-                raise NotMasterError(
-                    f"master/standby {self.name!r}: lock node {node!r} is gone; this instance "
-                    "is no longer master and its context was not saved"
-                )
-            if attempt == 1 and isinstance(results[1], NoNodeError):
-                try:
-                    self._zk.ensure_path(self.context_path)
-                except KazooException as exc:
-                    raise StandbyError(
-                        f"master/standby {self.name!r}: could not create {self.context_path!r}"
-                    ) from exc
-                continue
-            raise StandbyError(f"master/standby {self.name!r}: context not saved: {results!r}")
+        write_context(self._zk, self.name, self.context_path, node, data)
 
     def load_context(self) -> SavedContext | None:
         """Read the saved context from ZooKeeper now (any role)."""
-        try:
-            data, _stat = self._zk.get(self.context_path)
-        except NoNodeError:
-            return None
-        except KazooException as exc:
-            raise StandbyError(
-                f"master/standby {self.name!r}: could not read the context: {exc!r}"
-            ) from exc
-        return decode_context(data)
+        return read_context(self._zk, self.name, self.context_path)
 
     def contenders(self) -> list[Contender]:
         """Every contender (host, pid, since, token, is_master), master first, for diagnostics."""
-        try:
-            children = self._zk.get_children(self.path)
-            nodes: list[tuple[str, bytes | None]] = []
-            for child in children:
-                if contender_token(child) is None:
-                    continue
-                try:
-                    data, _stat = self._zk.get(f"{self.path}/{child}")
-                except NoNodeError:
-                    continue
-                nodes.append((child, data))
-        except NoNodeError:
-            return []
-        except KazooException as exc:
-            raise StandbyError(
-                f"master/standby {self.name!r}: could not list contenders: {exc!r}"
-            ) from exc
-        return parse_contenders(nodes)
+        return list_contenders(self._zk, self.name, self.path)
 
     # ----------------------------------------------------------------- listener (event thread)
 
@@ -616,7 +437,7 @@ class ActiveStandby:
 
     def _compete(self) -> None:
         data = contender_data(self.name, self.host, os.getpid(), time.time())
-        lock = _ContenderLock(self._zk, self.path, data)
+        lock = ContenderLock(self._zk, self.path, data)
         with self._cond:
             if self._closing:
                 return
@@ -722,7 +543,7 @@ class ActiveStandby:
                 self.hook_timeout,
             )
 
-    def _abandon(self, lock: _ContenderLock) -> None:
+    def _abandon(self, lock: ContenderLock) -> None:
         """Forget ``lock``: its node (if any) is deleted now or after the next reconnect."""
         with self._cond:
             if self._lock is lock:

@@ -1,0 +1,42 @@
+"""The master/standby contender lock: kazoo's ``Lock`` with bounded, cancellable retries.
+
+Every contender of an election holds one of these under ``<election>/``; the lowest node is the
+master (see :mod:`disconf_client.standby`).
+
+Error Handling
+--------------
+While ZooKeeper is unreachable the acquisition retries with at most 1 s between attempts (not
+kazoo's default 60 s back-off), so a takeover follows soon after ZooKeeper is back.
+``cancel()`` ends a pending acquisition, including the retry's sleep. A kazoo call already sent
+on a disconnected client still waits for the connection to return or the client to be stopped;
+:meth:`disconf_client.standby.ActiveStandby.stop` deals with that.
+"""
+
+from __future__ import annotations
+
+from kazoo.client import KazooClient
+from kazoo.recipe.lock import Lock
+from kazoo.retry import KazooRetry
+
+__all__ = ["ContenderLock"]
+
+
+class ContenderLock(Lock):  # type: ignore[misc]
+    """kazoo's Lock with bounded (<= 1 s), cancellable retries.
+
+    kazoo's own retry backs off up to 60 s between attempts while ZooKeeper is unreachable,
+    which would delay a takeover long after ZooKeeper is back; ``cancel()`` also interrupts
+    the retry's sleep (kazoo raises ``InterruptedError``).
+    """
+
+    def __init__(self, client: KazooClient, path: str, data: bytes) -> None:
+        super().__init__(client, path)
+        self.data = data
+        self._retry = KazooRetry(
+            max_tries=-1,
+            delay=0.05,
+            backoff=2,
+            max_delay=1.0,
+            sleep_func=client.handler.sleep_func,
+            interrupt=lambda: bool(self.cancelled),
+        )
