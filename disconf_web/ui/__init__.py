@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+# Importing the page modules registers their routes on the ``console`` blueprint.
+from . import pages_admin, pages_apps, pages_auth, pages_configs, pages_history  # noqa: F401
+from .blueprint import bp
 from .security import check_api_csrf, configure_sessions, drop_stale_session
-from .views import bp
 
 __all__ = ["bp", "init_app"]
 

@@ -1,0 +1,112 @@
+"""The console's blueprint (``console``: server-rendered Jinja, autoescaped) and what every page
+shares: CSRF check, security headers, template globals and filters, the error pages, and the URL
+patterns of a version and a config.
+
+The pages themselves register their routes on :data:`bp` from the ``pages_*`` modules
+(:mod:`disconf_web.ui` imports them all), grouped by what a person is doing: signing in
+(:mod:`~disconf_web.ui.pages_auth`), browsing apps and envs (:mod:`~disconf_web.ui.pages_apps`),
+editing configs (:mod:`~disconf_web.ui.pages_configs`), looking back and copying
+(:mod:`~disconf_web.ui.pages_history`) and administering (:mod:`~disconf_web.ui.pages_admin`).
+
+Every change goes through :mod:`disconf_web.services` (configs, catalog, accounts, console), so
+each is a revision, a ZooKeeper notification and an audit event exactly as through the admin API.
+Permissions come from :mod:`disconf_web.auth` (``require_app``/``require_admin``): refused
+actions answer 403 whether or not the page showed a button for them.
+
+Error Handling
+--------------
+Service refusals (:class:`~disconf_web.services.ServiceError`) render the error page with their
+status and message. Nothing here waits on ZooKeeper beyond the notifier's bounded inline
+delivery (``NOTIFY_INLINE_TIMEOUT``); when ZooKeeper is down a publish still succeeds, the page
+says the notification is pending (the notifier's sweeper retries), and the self-check column
+says "self-check unavailable" (see :mod:`disconf_web.ui.selfcheck`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from disconf_core import ConfigType
+
+from .. import services
+from ..auth import current_user, is_admin
+from .security import add_security_headers, check_csrf, csrf_token
+
+__all__ = ["CONFIG_URL", "VERSION_URL", "Page", "bp"]
+
+
+bp = Blueprint("console", __name__)
+
+Page = str | WerkzeugResponse | tuple[str, int]
+VERSION_URL = "/apps/<app>/envs/<env>/versions/<version>"
+CONFIG_URL = VERSION_URL + "/<any(files, items):kind>/<name>"
+_KINDS = {"files": ConfigType.FILE, "items": ConfigType.ITEM}
+_SEGMENTS = {ConfigType.FILE: "files", ConfigType.ITEM: "items"}
+
+
+# -- plumbing ----------------------------------------------------------------------------------
+
+
+@bp.before_request
+def _csrf() -> None:
+    check_csrf(request)
+
+
+@bp.after_request
+def _headers(response: WerkzeugResponse) -> WerkzeugResponse:
+    return add_security_headers(response)
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {
+        "csrf_token": csrf_token,
+        "me": current_user,
+        "is_admin": is_admin,
+        "kind_segment": lambda config: _SEGMENTS[ConfigType(config.type)],
+    }
+
+
+@bp.app_template_filter("when")
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@bp.app_template_filter("epoch")
+def _epoch(value: float | None) -> str:
+    """Seconds since the epoch (as contenders record them) in the console's UTC format."""
+    if value is None:
+        return ""
+    return _when(datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None))
+
+
+@bp.app_template_filter("size")
+def _size(value: str | None) -> str:
+    n = len((value or "").encode("utf-8"))
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024 / 1024:.1f} MiB"
+
+
+@bp.errorhandler(services.ServiceError)
+def _service_error(exc: services.ServiceError) -> Page:
+    if isinstance(exc, services.Unauthorized):
+        return redirect(url_for("console.login"))
+    return render_template("console/error.html", status=exc.status, message=str(exc)), exc.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Page:
+    status = exc.code or 500
+    message = exc.description or exc.name
+    if status == 413:
+        limit = current_app.config["MAX_CONFIG_BYTES"]
+        message = f"the upload is too large: a config may be at most {limit} bytes"
+    return render_template("console/error.html", status=status, message=message), status

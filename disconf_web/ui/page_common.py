@@ -1,0 +1,102 @@
+"""What the console's pages share beyond the blueprint: the request's database session and
+user, permission and form checks, inline notification delivery and the "published" message.
+
+Error Handling
+--------------
+:func:`_deliver` waits on ZooKeeper at most the notifier's bounded inline delivery
+(``NOTIFY_INLINE_TIMEOUT``); when ZooKeeper is down it answers "pending" and the notifier's
+sweeper retries, so a publish never fails because of ZooKeeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy.orm as so
+from flask import abort, current_app, request, url_for
+
+from disconf_core import ConfigType, Coordinates
+
+from .. import services
+from ..auth import current_user, require_app
+from ..extensions import get_db
+from ..models import User
+from ..state import get_notifier
+from .blueprint import _KINDS
+
+
+def _db() -> so.Session:
+    return get_db(current_app).session()
+
+
+def _me() -> User:
+    user = current_user()
+    if user is None:  # login_required ran first
+        raise services.Unauthorized("log in first")
+    return user
+
+
+def _kind(kind: str) -> ConfigType:
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        abort(404)
+
+
+def _can_write(user: User, app_name: str) -> bool:
+    try:
+        require_app(user, app_name, write=True)
+    except services.ServiceError:
+        return False
+    return True
+
+
+def _deliver(ids: Sequence[int]) -> str:
+    """Deliver this request's notifications inline (bounded); 'delivered'/'pending'/'none'."""
+    if not ids:
+        return "none"
+    notifier = get_notifier(current_app)
+    if not notifier.enabled:
+        return "pending"
+    notifier.ensure_started()
+    return "delivered" if notifier.deliver_through(list(ids)) else "pending"
+
+
+def _published_message(what: str, revision: int, notification: str) -> str:
+    if notification == "delivered":
+        return f"Published {what} as revision {revision}; clients were notified."
+    if notification == "pending":
+        return (
+            f"Published {what} as revision {revision}. ZooKeeper did not take the notification "
+            "yet: it is retried in the background until clients are notified."
+        )
+    return f"Published {what} as revision {revision}."
+
+
+def _comment() -> str:
+    comment = request.form.get("comment", "").strip()
+    if len(comment) > 1000:
+        raise services.BadRequest(f"the comment is {len(comment)} characters: at most 1000")
+    return comment
+
+
+def _settings() -> dict[str, Any]:
+    return {
+        "max_bytes": current_app.config["MAX_CONFIG_BYTES"],
+        "zk_prefix": current_app.config["ZK_PREFIX"],
+    }
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _list_url(coords: Coordinates) -> str:
+    return url_for("console.configs", app=coords.app, env=coords.env, version=coords.version)
