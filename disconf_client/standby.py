@@ -62,6 +62,10 @@ Error Handling
 * **ZooKeeper restart**: the same as SUSPENDED then reconnect (or LOST if the sessions expired
   meanwhile). A client created by the recipe (``zk_hosts=``) retries the connection with at most
   1 s between attempts, forever, until :meth:`stop`.
+* **stop() while ZooKeeper is unreachable** returns promptly: once ``on_lose_master`` has
+  returned there is nothing left to wait for. A client created by the recipe is stopped (its
+  lock node expires with the session); with a shared ``client=`` the lock node is deleted when
+  that client reconnects, or expires with its session.
 * **Lock node deleted by someone else** (an operator): a watch on the master's own node demotes
   it, exactly as on SUSPENDED.
 * A process paused (SIGSTOP, a long GC) while master cannot notice anything until it runs again;
@@ -207,6 +211,7 @@ class ActiveStandby:
         self._context: SavedContext | None = None
         self._hooks: HookRunner | None = None
         self._worker: threading.Thread | None = None
+        self._worker_done = False
 
     @classmethod
     def for_object(
@@ -290,9 +295,7 @@ class ActiveStandby:
             and self._worker is not threading.current_thread()
             and not in_hook  # the worker may be waiting for this very hook to return
         ):
-            self._worker.join(timeout)
-            if self._worker.is_alive():
-                log.warning("master/standby %r: worker still busy after %.1fs", self.name, timeout)
+            self._join_worker(self._worker, timeout)
         self._zk.remove_listener(self._on_state)
         if self._hooks is not None:
             self._hooks.stop(timeout)
@@ -424,6 +427,43 @@ class ActiveStandby:
             self._wait_lose_hook()
             if self._zk.connected:
                 self._delete_abandoned()
+            with self._cond:
+                self._worker_done = True
+                self._cond.notify_all()
+
+    def _join_worker(self, worker: threading.Thread, timeout: float) -> None:
+        """Wait (at most ``timeout``) for the worker to leave; never wait for ZooKeeper to return.
+
+        While ZooKeeper is unreachable the worker may be blocked in a kazoo call (a lock
+        acquisition's ``get_children``, its clean-up ``delete``) that kazoo only answers after a
+        reconnect. Nothing useful can be done in ZooKeeper then, so once ``on_lose_master`` has
+        returned a client owned by the recipe is stopped, which fails that call at once (the
+        lock node goes with the session). A shared client is not ours to stop: its worker
+        finishes, deleting its lock node, when the connection returns.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._cond.wait_for(lambda: self._worker_done or not self._connected, timeout)
+            lose_done = self._lose_done
+        if worker.is_alive() and not self._zk.connected:
+            if lose_done is not None:
+                lose_done.wait(max(0.0, deadline - time.monotonic()))
+            if self._owns_client:
+                log.info(
+                    "master/standby %r: ZooKeeper unreachable while stopping; stopping its client",
+                    self.name,
+                )
+                self._zk.stop()
+            else:
+                log.info(
+                    "master/standby %r: ZooKeeper unreachable while stopping; the lock node is "
+                    "deleted when the shared client reconnects, or expires with its session",
+                    self.name,
+                )
+                return
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            log.warning("master/standby %r: worker still busy after %.1fs", self.name, timeout)
 
     def _wait_connected(self) -> bool:
         """Block until CONNECTED (True) or stopping (False)."""
