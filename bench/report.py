@@ -34,7 +34,12 @@ def render_report(results: dict[str, Any]) -> str:
         "4 threads), one ZooKeeper server, everything on 127.0.0.1 on the same machine (load "
         "generators and clients compete with the server for the same cores)",
         f"* load generator: {'wrk' if meta['wrk'] else 'bench.httpload (Python asyncio)'}; "
-        f"whole run: {meta['total_seconds']:.0f} s",
+        f"whole run: {meta['total_seconds']:.0f} s"
+        + (
+            f"; 1-minute load average {meta['load_before']} before, {meta['load_after']} after"
+            if "load_before" in meta
+            else ""
+        ),
         "",
         "## Targets",
         "",
@@ -165,3 +170,21 @@ def render_report(results: dict[str, Any]) -> str:
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.report [docs/benchmarks.json]``: re-render the Markdown report from the
+    JSON of the last run (e.g. after editing ``bench/NOTES.md``), without re-running anything."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    source = Path(args[0] if args else "docs/benchmarks.json")
+    results = json.loads(source.read_text(encoding="utf-8"))
+    source.with_suffix(".md").write_text(render_report(results), encoding="utf-8")
+    print(f"bench: wrote {source.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -493,6 +493,7 @@ def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str
     size = SIZES[size_name]
     work = Path(tempfile.mkdtemp(prefix="disconf-bench-"))
     started = datetime.now(timezone.utc)
+    load_before = os.getloadavg()
     zk = EmbeddedZooKeeper(work / "zk").start()
     web = WebServer(work / "web", f"sqlite:///{work / 'bench.sqlite'}", zk.hosts)
     ctx = Context(size, work, zk, web, mysql_url)
@@ -518,6 +519,9 @@ def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str
         "web_workers": default_workers(),
         "wrk": bool(shutil.which("wrk")),
         "total_seconds": (datetime.now(timezone.utc) - started).total_seconds(),
+        # 1-minute load average before and after: the machine is shared with other work
+        "load_before": round(load_before[0], 1),
+        "load_after": round(os.getloadavg()[0], 1),
     }
     out.write_text(render_report(ctx.results), encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(ctx.results, indent=1), encoding="utf-8")
