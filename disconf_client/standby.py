@@ -28,7 +28,8 @@ deposed master's late writes.
   lock is won and before ``is_master`` turns True and ``on_become_master`` runs; if it raises,
   the instance gives its place up and competes again one second later, so a standby whose
   master config loads becomes master instead. ``load_standby_config()`` runs before
-  ``on_become_standby``.
+  ``on_become_standby``, and both only once this instance's lock node is queued behind the
+  master's (a standby is always listed among the contenders when its hooks run).
 * Context: the master may :meth:`ActiveStandby.save_context` bytes or a JSON value (at most
   512 KiB, larger raises :class:`~disconf_core.standby.ContextTooLargeError`); the write is a
   ZooKeeper transaction that also checks the master's lock node still exists, so a deposed
@@ -485,11 +486,9 @@ class ActiveStandby:
             self._lock = lock
             self._term_over = False
         acquired = False
+        lock.on_queued = self._enter_standby  # runs in this thread, once our node is queued
         try:
-            acquired = bool(lock.acquire(blocking=False))
-            if not acquired and not lock.cancelled:
-                self._enter_standby()
-                acquired = bool(lock.acquire())
+            acquired = bool(lock.acquire())
         except (CancelledError, InterruptedError):
             acquired = False
         except KazooException as exc:

@@ -14,6 +14,8 @@ on a disconnected client still waits for the connection to return or the client 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kazoo.client import KazooClient
 from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry
@@ -40,3 +42,15 @@ class ContenderLock(Lock):  # type: ignore[misc]
             sleep_func=client.handler.sleep_func,
             interrupt=lambda: bool(self.cancelled),
         )
+        self.on_queued: Callable[[], None] | None = None
+
+    def _get_predecessor(self, node: str) -> str | None:
+        """kazoo asks this with our node already created: the first time it finds someone
+        ahead of us, we are a standby *in the queue* — ``on_queued`` runs then (once), so a
+        standby's hooks never run while it has no node (no gap between a failed try and a
+        second node, as with ``acquire(blocking=False)`` followed by ``acquire()``)."""
+        predecessor: str | None = super()._get_predecessor(node)
+        if predecessor is not None and self.on_queued is not None:
+            callback, self.on_queued = self.on_queued, None
+            callback()
+        return predecessor

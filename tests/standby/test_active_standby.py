@@ -285,3 +285,18 @@ def test_decorator_attaches_metadata_and_for_object_wires_hooks(
     finally:
         election.stop()
     assert recorder.of("job") == ["master", "lost"]
+
+
+def test_a_standby_is_queued_before_its_standby_config_and_hook_run(
+    make_election: MakeElection, zk: KazooClient, recorder: Recorder
+) -> None:
+    """``load_standby_config`` and ``on_become_standby`` run once the standby's lock node is in
+    the queue: never in a gap where it holds no node (it would then not be listed as a
+    contender, and a takeover could skip it)."""
+    first = make_election("a")
+    wait_until(lambda: first.is_master, 10)
+    seen: list[int] = []
+    make_election("b", load_standby_config=lambda: seen.append(len(zk.get_children(first.path))))
+    wait_until(lambda: "standby" in recorder.of("b"), 10)
+    assert seen == [2]  # the master's node and ours
+    assert len(first.contenders()) == 2
