@@ -49,10 +49,13 @@ def _get(args: argparse.Namespace) -> int:
     fetcher = ConfigFetcher(
         resolve_servers(args.server), retry_times=args.retries, retry_sleep=0.5, timeout=10
     )
-    if args.item:
-        sys.stdout.write(fetcher.fetch_item(coords, args.name) + "\n")
-    else:
-        sys.stdout.buffer.write(fetcher.fetch_file(coords, args.name))
+    try:
+        if args.item:
+            sys.stdout.write(fetcher.fetch_item(coords, args.name) + "\n")
+        else:
+            sys.stdout.buffer.write(fetcher.fetch_file(coords, args.name))
+    finally:
+        fetcher.close()  # its keep-alive connections
     sys.stdout.flush()
     return 0
 

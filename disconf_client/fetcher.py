@@ -12,14 +12,29 @@ a mismatch is retried and never returned. An item answer of ``status: 0`` ("cann
 config") is definitive: :class:`~disconf_client.errors.ConfigNotFoundError`, no retry.
 
 Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
+
+Transport: with an injected ``requests.Session`` every request goes through it. Without one,
+plain ``http://`` servers are asked over a keep-alive :mod:`http.client` connection per thread
+and server (a fetch costs ~0.15 ms of CPU instead of ~0.65 ms through ``requests``, which adds up
+when every client of a config re-fetches at once after a publish); ``https://`` servers, or any
+server when a proxy is configured in the environment, go through a ``requests.Session`` (TLS
+verification and proxies as ``requests`` does them). A keep-alive connection the server closed
+meanwhile (gunicorn drops idle ones after a few seconds) is replaced and the request re-sent once
+at once; that re-send is not counted as a failed try. Connection errors, timeouts and malformed
+answers are failed tries like any other.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import threading
+import urllib.request
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
@@ -31,6 +46,94 @@ __all__ = ["ConfigFetcher"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
+class _Headers(Protocol):
+    def get(self, name: str, /) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What the fetcher needs of an HTTP answer, whichever transport fetched it."""
+
+    status: int
+    headers: _Headers
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class _Transport:
+    """Keep-alive ``http.client`` connections, one per (thread, server): see the module doc."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+        self._every: set[http.client.HTTPConnection] = set()  # of all threads, for close()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
+        parts = urlsplit(server)
+        target = f"{parts.path.rstrip('/')}{path}"
+        if params:
+            target += "?" + urlencode(params)
+        connections: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault(
+            "connections", {}
+        )
+        for attempt in (1, 2):
+            connection = connections.get(server)
+            reused = connection is not None
+            if connection is None:
+                connection = http.client.HTTPConnection(
+                    parts.hostname or "localhost", parts.port, timeout=self.timeout
+                )
+                with self._lock:
+                    if self._closed:
+                        raise FetchError("the client is closing")
+                    self._every.add(connection)
+                connections[server] = connection
+            try:
+                connection.request("GET", target, headers={"Accept": "*/*"})
+                response = connection.getresponse()
+                body = response.read()
+            except _STALE:
+                self._drop(connections, server)
+                if reused and attempt == 1:
+                    continue  # the server closed the idle keep-alive connection: re-send once
+                raise
+            except (OSError, http.client.HTTPException):
+                self._drop(connections, server)
+                raise
+            if response.will_close:
+                self._drop(connections, server)
+            return _Answer(response.status, response.headers, body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop(self, connections: dict[str, http.client.HTTPConnection], server: str) -> None:
+        connection = connections.pop(server)
+        connection.close()
+        with self._lock:
+            self._every.discard(connection)
+
+    def close(self) -> None:
+        """Close every thread's connections (an answer being read fails: we are closing)."""
+        with self._lock:
+            self._closed = True
+            every, self._every = self._every, set()
+        for connection in every:
+            connection.close()
+
+
+def _lightweight(server: str) -> bool:
+    """Plain HTTP with no proxy configured in the environment."""
+    if urlsplit(server).scheme != "http":
+        return False
+    proxies = urllib.request.getproxies()
+    return not (proxies.get("http") or proxies.get("all"))
 
 
 class ConfigFetcher:
@@ -48,7 +151,10 @@ class ConfigFetcher:
         if not servers:
             raise ValueError("ConfigFetcher needs at least one server")
         self.servers = tuple(server.rstrip("/") for server in servers)
+        self._injected = session is not None
         self.session = session if session is not None else requests.Session()
+        self._light = {s for s in self.servers if not self._injected and _lightweight(s)}
+        self._transport = _Transport(timeout)
         self.retry_times = max(1, retry_times)
         self.retry_sleep = retry_sleep
         self.timeout = timeout
@@ -58,6 +164,7 @@ class ConfigFetcher:
     def close(self) -> None:
         """Interrupt any retry sleep; later calls fail at once."""
         self._closed.set()
+        self._transport.close()
 
     def _try_all(self, what: str, attempt: Callable[[str], R]) -> R:
         failures: list[str] = []
@@ -72,7 +179,13 @@ class ConfigFetcher:
                     result = attempt(server)
                 except ConfigNotFoundError:
                     raise
-                except (requests.RequestException, FetchError, ValueError) as exc:
+                except (
+                    requests.RequestException,
+                    OSError,
+                    http.client.HTTPException,
+                    FetchError,
+                    ValueError,
+                ) as exc:
                     failures.append(f"{server} try {number}: {exc}")
                     integrity_only = integrity_only and isinstance(exc, IntegrityError)
                     log.warning(
@@ -92,37 +205,41 @@ class ConfigFetcher:
         error = IntegrityError if failures and integrity_only else FetchError
         raise error(f"{what} failed on every server: " + "; ".join(failures))
 
-    def _get(self, server: str, path: str, params: dict[str, str]) -> requests.Response:
-        response = self.session.get(f"{server}{path}", params=params, timeout=self.timeout)
-        if response.status_code != 200:
-            raise FetchError(f"HTTP {response.status_code}")
-        return response
+    def _get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
+        if server in self._light:
+            answer = self._transport.get(server, path, params)
+        else:
+            response = self.session.get(f"{server}{path}", params=params, timeout=self.timeout)
+            answer = _Answer(response.status_code, response.headers, response.content)
+        if answer.status != 200:
+            raise FetchError(f"HTTP {answer.status}")
+        return answer
 
     @staticmethod
-    def _check_etag(response: requests.Response, body: bytes, value: str | None = None) -> None:
+    def _check_etag(answer: _Answer, value: str | None = None) -> None:
         """Check the ETag (if any) against the body, or for an envelope against its value."""
-        etag = response.headers.get("ETag")
+        etag = answer.headers.get("ETag")
         if etag:
             expected = unquote_etag(etag).lower()
-            actual = content_md5(body)
+            actual = content_md5(answer.body)
             if expected != actual and (value is None or content_md5(value) != expected):
                 what = "body" if value is None else "value"
                 raise IntegrityError(f"{what} MD5 {actual} does not match the ETag MD5 {expected}")
 
     def _envelope(self, server: str, path: str, params: dict[str, str]) -> str:
-        response = self._get(server, path, params)
+        answer = self._get(server, path, params)
         try:
-            payload: Any = response.json()
+            payload: Any = json.loads(answer.body)
         except ValueError as exc:
-            raise FetchError(f"the answer is not JSON: {response.text[:100]!r}") from exc
+            raise FetchError(f"the answer is not JSON: {answer.text[:100]!r}") from exc
         if not isinstance(payload, dict) or "status" not in payload:
-            raise FetchError(f"the answer is not a value envelope: {response.text[:100]!r}")
+            raise FetchError(f"the answer is not a value envelope: {answer.text[:100]!r}")
         if str(payload.get("status")) != "1":
             message = str(payload.get("message") or "status 0")
             raise ConfigNotFoundError(f"{path} {params}: the server answered {message!r}")
         value = payload.get("value")
         text = "" if value is None else str(value)
-        self._check_etag(response, response.content, text)
+        self._check_etag(answer, text)
         return text
 
     def fetch_file(self, coords: Coordinates, name: str) -> bytes:
@@ -131,10 +248,9 @@ class ConfigFetcher:
         params = _params(coords, key=name, type="0")
 
         def attempt(server: str) -> bytes:
-            response = self._get(server, "/api/config/file", params)
-            body = response.content
-            self._check_etag(response, body)
-            return body
+            answer = self._get(server, "/api/config/file", params)
+            self._check_etag(answer)
+            return answer.body
 
         return self._try_all(f"download of file {name!r} ({coords})", attempt)
 

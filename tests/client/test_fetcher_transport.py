@@ -1,0 +1,145 @@
+"""The fetcher's keep-alive ``http.client`` transport (plain HTTP, no proxy, no injected
+session), against a real HTTP/1.1 server on 127.0.0.1: connection reuse, a keep-alive connection
+the server dropped, a path prefix, errors as failed tries, close(); and when ``requests`` is used
+instead."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from disconf_client.errors import FetchError
+from disconf_client.fetcher import ConfigFetcher
+from disconf_core import Coordinates, content_md5
+from disconf_web.embedded_zookeeper import free_port
+
+COORDS = Coordinates("shop", "1_0_0", "prod")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    requests_seen: list[str]
+    connections: int
+    drop_after_answer: bool
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.server.requests_seen.append(self.path)
+        body = json.dumps({"status": 1, "message": "", "value": "0.5"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", f'"{content_md5("0.5")}"')
+        self.end_headers()
+        self.wfile.write(body)
+        if self.server.drop_after_answer:
+            self.close_connection = True  # like gunicorn dropping an idle keep-alive connection
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    httpd = _Server(("127.0.0.1", 0), _Handler)
+    httpd.requests_seen, httpd.connections, httpd.drop_after_answer = [], 0, False
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+def url(server: _Server, prefix: str = "") -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}{prefix}"
+
+
+def test_keep_alive_connection_is_reused(server: _Server) -> None:
+    fetcher = ConfigFetcher([url(server)], retry_times=1, retry_sleep=0)
+    try:
+        assert url(server) in fetcher._light
+        for _ in range(3):
+            assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+        assert server.connections == 1
+        assert server.requests_seen[0] == (
+            "/api/config/item?app=shop&env=prod&version=1_0_0&key=rate&type=1"
+        )
+    finally:
+        fetcher.close()
+
+
+def test_a_dropped_keep_alive_connection_is_replaced_without_a_failed_try(
+    server: _Server,
+) -> None:
+    server.drop_after_answer = True
+    fetcher = ConfigFetcher([url(server)], retry_times=1, retry_sleep=0)
+    try:
+        for _ in range(3):  # retry_times=1: a failed try would raise
+            assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+        assert server.connections == 3
+    finally:
+        fetcher.close()
+
+
+def test_the_server_path_prefix_is_kept(server: _Server) -> None:
+    fetcher = ConfigFetcher([url(server, "/disconf/")], retry_times=1, retry_sleep=0)
+    try:
+        assert fetcher.zoo_prefix() == "0.5"
+        assert server.requests_seen == ["/disconf/api/zoo/prefix"]
+    finally:
+        fetcher.close()
+
+
+def test_connection_refused_is_a_failed_try_then_the_next_server(server: _Server) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    fetcher = ConfigFetcher([dead, url(server)], retry_times=2, retry_sleep=0)
+    try:
+        assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+    finally:
+        fetcher.close()
+    alone = ConfigFetcher([dead], retry_times=2, retry_sleep=0)
+    with pytest.raises(FetchError, match=r"try 2: .*(refused|Errno)"):
+        alone.fetch_item(COORDS, "rate")
+    alone.close()
+
+
+def test_close_closes_the_connections_of_every_thread(server: _Server) -> None:
+    fetcher = ConfigFetcher([url(server)], retry_times=1, retry_sleep=0)
+    worker = threading.Thread(target=fetcher.fetch_item, args=(COORDS, "rate"))
+    worker.start()
+    worker.join(10)
+    assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+    assert server.connections == 2  # one per thread
+    fetcher.close()
+    assert not fetcher._transport._every
+    with pytest.raises(FetchError, match="closing"):
+        fetcher.fetch_item(COORDS, "rate")
+
+
+def test_requests_is_used_for_https_proxies_and_injected_sessions(
+    server: _Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ConfigFetcher(["https://conf.example"])._light == set()
+    session = requests.Session()
+    injected = ConfigFetcher([url(server)], session=session, retry_times=1, retry_sleep=0)
+    assert injected._light == set()
+    assert injected.fetch_item(COORDS, "rate") == "0.5"  # through requests
+    session.close()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    assert ConfigFetcher([url(server)])._light == set()
