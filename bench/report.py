@@ -120,22 +120,31 @@ def render_report(results: dict[str, Any]) -> str:
         ]
     if reads:
         c = reads["ceiling"]
+        samples = c.get("samples_rps")
+        adjacent = (
+            " (median of the ceilings measured right before each row: "
+            + ", ".join(f"{rps:.0f}" for rps in samples)
+            + "; each row's ratio is to its own)"
+            if samples
+            else ""
+        )
         lines += [
             "",
             "## 3. Read throughput",
             "",
             f"{reads['connections']} concurrent keep-alive connections. Ceiling: bare WSGI "
             f'"hello" on the same gunicorn settings: **{c["rps"]:.0f} req/s**, p99 '
-            f"{_ms(c['p99_ms'])}, {c['errors']} errors.",
+            f"{_ms(c['p99_ms'])}, {c['errors']} errors{adjacent}.",
             "",
-            "| database | endpoint | req/s | p50 | p99 | errors | of ceiling |",
-            "|---|---|---|---|---|---|---|",
+            "| database | endpoint | req/s | p50 | p99 | errors | ceiling | of ceiling |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in reads["rows"]:
+            ceiling_rps = row.get("ceiling_rps", c["rps"])
             lines.append(
                 f"| {row['database']} | `{row['endpoint']}` | {row['rps']:.0f} | "
                 f"{_ms(row.get('p50_ms', float('nan')))} | {_ms(row.get('p99_ms', float('nan')))} "
-                f"| {row['errors']} | {row['ratio']:.0%} |"
+                f"| {row['errors']} | {ceiling_rps:.0f} | {row['ratio']:.0%} |"
             )
         if not any(row["database"] == "MySQL" for row in reads["rows"]):
             lines += ["", "(MySQL not measured in this run: no `--mysql-url`.)"]
