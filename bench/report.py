@@ -115,6 +115,14 @@ def render_report(results: dict[str, Any]) -> str:
             f"{_ms(fan['first']['p99_ms'])} | {_ms(fan['first']['max_ms'])} |",
             f"| last client applied | {_ms(fan['last']['p50_ms'])} | {_ms(fan['last']['p99_ms'])} "
             f"| {_ms(fan['last']['max_ms'])} |",
+        ]
+        raw_fan = fan.get("raw_last")
+        if raw_fan:
+            lines.append(
+                f"| raw kazoo floor, last session (same sessions and processes; context) | "
+                f"{_ms(raw_fan['p50_ms'])} | {_ms(raw_fan['p99_ms'])} | {_ms(raw_fan['max_ms'])} |"
+            )
+        lines += [
             "",
             f"Server 5xx answers during the fan-out (from `/metrics`): **{fan['server_errors']}**.",
         ]

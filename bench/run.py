@@ -281,6 +281,29 @@ def bench_fanout(ctx: Context) -> None:
             first.append(min(times) - began)
     finally:
         group.close()
+    # Context, not a target: the same number of bare kazoo sessions in the same number of
+    # processes, setData -> DataWatch callback (what ZooKeeper alone costs at this size here).
+    zk = ctx.zk_client()
+    raw_last: list[float] = []
+    raw_path = "/bench-raw/fanout"
+    try:
+        zk.ensure_path(raw_path)
+        raw = WatcherGroup(
+            "kazoo", size.fanout_sessions, size.fanout_processes,
+            ["--zk", ctx.zk.hosts, "--path", raw_path], ctx.work,
+        )  # fmt: skip
+        try:
+            raw.wait_ready(600)
+            for i in range(size.fanout_publishes):
+                value = f"rf{i}"
+                began = time.monotonic()
+                zk.set(raw_path, value.encode())
+                raw_last.append(max(raw.wait_value(value, 120)) - began)
+        finally:
+            raw.close()
+    finally:
+        zk.stop()
+        zk.close()
     ctx.results["fanout"] = {
         "sessions": size.fanout_sessions,
         "processes": size.fanout_processes,
@@ -288,6 +311,7 @@ def bench_fanout(ctx: Context) -> None:
         "start_seconds": started_in,
         "last": _stats(last),
         "first": _stats(first),
+        "raw_last": _stats(raw_last),
         "server_errors": _server_errors(ctx.web) - errors_before,
     }
 
