@@ -14,19 +14,17 @@ config") is definitive: :class:`~disconf_client.errors.ConfigNotFoundError`, no 
 Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
 
 Transport: with an injected ``requests.Session`` every request goes through it. Without one,
-plain ``http://`` servers are asked over a keep-alive :mod:`http.client` connection per thread
-and server (a fetch costs ~0.15 ms of CPU instead of ~0.65 ms through ``requests``, which adds up
-when every client of a config re-fetches at once after a publish); ``https://`` servers, or any
-server when a proxy is configured in the environment, go through a ``requests.Session`` (TLS
-verification and proxies as ``requests`` does them). A keep-alive connection the server closed
-meanwhile (gunicorn drops idle ones after a few seconds) is replaced and the request re-sent once
-at once; that re-send is not counted as a failed try. Connection errors, timeouts and malformed
-answers are failed tries like any other.
+plain ``http://`` servers are asked through a urllib3 connection pool with keep-alive (a fetch
+costs about half the CPU of one through ``requests``, which adds up when every client of a config
+re-fetches at once after a publish; ``bench/NOTES.md``); ``https://`` servers, or any server when
+a proxy is configured in the environment, go through a ``requests.Session`` (TLS verification,
+proxies and ``no_proxy`` as ``requests`` does them). urllib3 replaces a pooled connection the
+server closed while it was idle (gunicorn drops idle ones after a few seconds). Connection
+errors, timeouts and malformed answers are failed tries like any other.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import threading
@@ -37,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3
 
 from disconf_core import Coordinates, content_md5, unquote_etag, validate_config_name
 
@@ -46,7 +45,6 @@ __all__ = ["ConfigFetcher"]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
 class _Headers(Protocol):
@@ -66,66 +64,33 @@ class _Answer:
         return self.body.decode("utf-8", errors="replace")
 
 
-class _Transport:
-    """Keep-alive ``http.client`` connections, one per (thread, server): see the module doc."""
+class _Pool:
+    """Keep-alive connections to plain-HTTP servers, pooled by urllib3 (see the module doc)."""
 
     def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self._local = threading.local()
-        self._every: set[http.client.HTTPConnection] = set()  # of all threads, for close()
+        # No retries inside urllib3: every failure is one of the fetcher's counted tries.
+        # urllib3 itself replaces a pooled connection the server has closed while it was idle.
+        self._manager = urllib3.PoolManager(
+            num_pools=16, maxsize=4, timeout=urllib3.Timeout(total=timeout), retries=False
+        )
         self._lock = threading.Lock()
         self._closed = False
 
     def get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
-        parts = urlsplit(server)
-        target = f"{parts.path.rstrip('/')}{path}"
-        if params:
-            target += "?" + urlencode(params)
-        connections: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault(
-            "connections", {}
-        )
-        for attempt in (1, 2):
-            connection = connections.get(server)
-            reused = connection is not None
-            if connection is None:
-                connection = http.client.HTTPConnection(
-                    parts.hostname or "localhost", parts.port, timeout=self.timeout
-                )
-                with self._lock:
-                    if self._closed:
-                        raise FetchError("the client is closing")
-                    self._every.add(connection)
-                connections[server] = connection
-            try:
-                connection.request("GET", target, headers={"Accept": "*/*"})
-                response = connection.getresponse()
-                body = response.read()
-            except _STALE:
-                self._drop(connections, server)
-                if reused and attempt == 1:
-                    continue  # the server closed the idle keep-alive connection: re-send once
-                raise
-            except (OSError, http.client.HTTPException):
-                self._drop(connections, server)
-                raise
-            if response.will_close:
-                self._drop(connections, server)
-            return _Answer(response.status, response.headers, body)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _drop(self, connections: dict[str, http.client.HTTPConnection], server: str) -> None:
-        connection = connections.pop(server)
-        connection.close()
         with self._lock:
-            self._every.discard(connection)
+            if self._closed:
+                raise FetchError("the client is closing")
+        url = f"{server}{path}"
+        if params:
+            url += "?" + urlencode(params)
+        response = self._manager.request("GET", url, headers={"Accept": "*/*"})
+        return _Answer(response.status, response.headers, response.data)
 
     def close(self) -> None:
-        """Close every thread's connections (an answer being read fails: we are closing)."""
+        """Close every pooled connection; later requests fail (we are closing)."""
         with self._lock:
             self._closed = True
-            every, self._every = self._every, set()
-        for connection in every:
-            connection.close()
+        self._manager.clear()
 
 
 def _lightweight(server: str) -> bool:
@@ -154,7 +119,7 @@ class ConfigFetcher:
         self._injected = session is not None
         self.session = session if session is not None else requests.Session()
         self._light = {s for s in self.servers if not self._injected and _lightweight(s)}
-        self._transport = _Transport(timeout)
+        self._pool = _Pool(timeout)
         self.retry_times = max(1, retry_times)
         self.retry_sleep = retry_sleep
         self.timeout = timeout
@@ -164,7 +129,7 @@ class ConfigFetcher:
     def close(self) -> None:
         """Interrupt any retry sleep; later calls fail at once."""
         self._closed.set()
-        self._transport.close()
+        self._pool.close()
 
     def _try_all(self, what: str, attempt: Callable[[str], R]) -> R:
         failures: list[str] = []
@@ -181,8 +146,8 @@ class ConfigFetcher:
                     raise
                 except (
                     requests.RequestException,
+                    urllib3.exceptions.HTTPError,
                     OSError,
-                    http.client.HTTPException,
                     FetchError,
                     ValueError,
                 ) as exc:
@@ -207,7 +172,7 @@ class ConfigFetcher:
 
     def _get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
         if server in self._light:
-            answer = self._transport.get(server, path, params)
+            answer = self._pool.get(server, path, params)
         else:
             response = self.session.get(f"{server}{path}", params=params, timeout=self.timeout)
             answer = _Answer(response.status_code, response.headers, response.content)

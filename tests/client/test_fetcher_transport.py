@@ -1,7 +1,6 @@
-"""The fetcher's keep-alive ``http.client`` transport (plain HTTP, no proxy, no injected
-session), against a real HTTP/1.1 server on 127.0.0.1: connection reuse, a keep-alive connection
-the server dropped, a path prefix, errors as failed tries, close(); and when ``requests`` is used
-instead."""
+"""The fetcher's keep-alive urllib3 pool (plain HTTP, no proxy, no injected session), against a
+real HTTP/1.1 server on 127.0.0.1: connection reuse, a keep-alive connection the server dropped,
+a path prefix, errors as failed tries, close(); and when ``requests`` is used instead."""
 
 from __future__ import annotations
 
@@ -119,15 +118,21 @@ def test_connection_refused_is_a_failed_try_then_the_next_server(server: _Server
     alone.close()
 
 
-def test_close_closes_the_connections_of_every_thread(server: _Server) -> None:
+def test_threads_share_the_pool_and_close_ends_it(server: _Server) -> None:
     fetcher = ConfigFetcher([url(server)], retry_times=1, retry_sleep=0)
-    worker = threading.Thread(target=fetcher.fetch_item, args=(COORDS, "rate"))
-    worker.start()
-    worker.join(10)
-    assert fetcher.fetch_item(COORDS, "rate") == "0.5"
-    assert server.connections == 2  # one per thread
+    answers: list[str] = []
+    workers = [
+        threading.Thread(target=lambda: answers.append(fetcher.fetch_item(COORDS, "rate")))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(10)
+    assert answers == ["0.5"] * 4
+    assert 1 <= server.connections <= 4  # pooled: at most maxsize connections per server
     fetcher.close()
-    assert not fetcher._transport._every
+    assert len(fetcher._pool._manager.pools) == 0  # every pooled connection closed
     with pytest.raises(FetchError, match="closing"):
         fetcher.fetch_item(COORDS, "rate")
 
