@@ -82,6 +82,7 @@ def test_database_error_falls_through_to_the_last_served_value(
     assert "database unavailable" in never.json["error"]
 
 
+@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)  # KILL needs a server
 def test_a_dropped_connection_is_retried_once(
     app: Flask, client: FlaskClient, tokens: Tokens
 ) -> None:
@@ -89,8 +90,7 @@ def test_a_dropped_connection_is_retried_once(
     url = f"/api/config/item?{Q}&key=rate"
     assert client.get(url).json["value"] == "0.5"  # the reader now holds a pooled connection
     database = get_db(app)
-    if not database.is_mysql:
-        pytest.skip("killing a server-side connection needs MySQL")
+    assert database.is_mysql
     with database.reader.connect() as connection:
         mine = connection.execute(sa.text("SELECT CONNECTION_ID()")).scalar_one()
     # the pool's connection (idle, the one the next request checks out) is killed server-side
