@@ -19,7 +19,8 @@ costs about half the CPU of one through ``requests``, which adds up when every c
 re-fetches at once after a publish; ``bench/NOTES.md``); ``https://`` servers, or any server when
 a proxy is configured in the environment, go through a ``requests.Session`` (TLS verification,
 proxies and ``no_proxy`` as ``requests`` does them). urllib3 replaces a pooled connection the
-server closed while it was idle (gunicorn drops idle ones after a few seconds). Connection
+server closed while it was idle (gunicorn drops idle ones after a few seconds); one the server
+closes just as it is reused is re-sent once at once, not counted as a failed try. Connection
 errors, timeouts and malformed answers are failed tries like any other.
 """
 
@@ -83,7 +84,12 @@ class _Pool:
         url = f"{server}{path}"
         if params:
             url += "?" + urlencode(params)
-        response = self._manager.request("GET", url, headers={"Accept": "*/*"})
+        try:
+            response = self._manager.request("GET", url, headers={"Accept": "*/*"})
+        except urllib3.exceptions.ProtocolError:
+            # The server closed a pooled keep-alive connection just as it was reused (urllib3
+            # only notices a close that arrived before the request): re-send this GET once.
+            response = self._manager.request("GET", url, headers={"Accept": "*/*"})
         return _Answer(response.status, response.headers, response.data)
 
     def close(self) -> None:
