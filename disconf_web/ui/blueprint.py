@@ -37,7 +37,7 @@ from .. import services
 from ..auth import current_user, is_admin
 from .security import add_security_headers, check_csrf, csrf_token
 
-__all__ = ["CONFIG_URL", "VERSION_URL", "Page", "bp"]
+__all__ = ["CONFIG_URL", "KINDS", "SEGMENTS", "VERSION_URL", "Page", "bp"]
 
 
 bp = Blueprint("console", __name__)
@@ -45,8 +45,8 @@ bp = Blueprint("console", __name__)
 Page = str | WerkzeugResponse | tuple[str, int]
 VERSION_URL = "/apps/<app>/envs/<env>/versions/<version>"
 CONFIG_URL = VERSION_URL + "/<any(files, items):kind>/<name>"
-_KINDS = {"files": ConfigType.FILE, "items": ConfigType.ITEM}
-_SEGMENTS = {ConfigType.FILE: "files", ConfigType.ITEM: "items"}
+KINDS = {"files": ConfigType.FILE, "items": ConfigType.ITEM}
+SEGMENTS = {ConfigType.FILE: "files", ConfigType.ITEM: "items"}
 
 
 # -- plumbing ----------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def _globals() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "me": current_user,
         "is_admin": is_admin,
-        "kind_segment": lambda config: _SEGMENTS[ConfigType(config.type)],
+        "kind_segment": lambda config: SEGMENTS[ConfigType(config.type)],
     }
 
 

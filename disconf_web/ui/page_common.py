@@ -3,7 +3,7 @@ user, permission and form checks, inline notification delivery and the "publishe
 
 Error Handling
 --------------
-:func:`_deliver` waits on ZooKeeper at most the notifier's bounded inline delivery
+:func:`deliver_now` waits on ZooKeeper at most the notifier's bounded inline delivery
 (``NOTIFY_INLINE_TIMEOUT``); when ZooKeeper is down it answers "pending" and the notifier's
 sweeper retries, so a publish never fails because of ZooKeeper.
 """
@@ -24,28 +24,41 @@ from ..auth import current_user, require_app
 from ..extensions import get_db
 from ..models import User
 from ..state import get_notifier
-from .blueprint import _KINDS
+from .blueprint import KINDS
+
+__all__ = [
+    "can_write",
+    "config_list_url",
+    "config_type_of",
+    "current_console_user",
+    "db_session",
+    "deliver_now",
+    "form_comment",
+    "publish_settings",
+    "published_message",
+    "safe_next",
+]
 
 
-def _db() -> so.Session:
+def db_session() -> so.Session:
     return get_db(current_app).session()
 
 
-def _me() -> User:
+def current_console_user() -> User:
     user = current_user()
     if user is None:  # login_required ran first
         raise services.Unauthorized("log in first")
     return user
 
 
-def _kind(kind: str) -> ConfigType:
+def config_type_of(kind: str) -> ConfigType:
     try:
-        return _KINDS[kind]
+        return KINDS[kind]
     except KeyError:
         abort(404)
 
 
-def _can_write(user: User, app_name: str) -> bool:
+def can_write(user: User, app_name: str) -> bool:
     try:
         require_app(user, app_name, write=True)
     except services.ServiceError:
@@ -53,7 +66,7 @@ def _can_write(user: User, app_name: str) -> bool:
     return True
 
 
-def _deliver(ids: Sequence[int]) -> str:
+def deliver_now(ids: Sequence[int]) -> str:
     """Deliver this request's notifications inline (bounded); 'delivered'/'pending'/'none'."""
     if not ids:
         return "none"
@@ -64,7 +77,7 @@ def _deliver(ids: Sequence[int]) -> str:
     return "delivered" if notifier.deliver_through(list(ids)) else "pending"
 
 
-def _published_message(what: str, revision: int, notification: str) -> str:
+def published_message(what: str, revision: int, notification: str) -> str:
     if notification == "delivered":
         return f"Published {what} as revision {revision}; clients were notified."
     if notification == "pending":
@@ -75,21 +88,21 @@ def _published_message(what: str, revision: int, notification: str) -> str:
     return f"Published {what} as revision {revision}."
 
 
-def _comment() -> str:
+def form_comment() -> str:
     comment = request.form.get("comment", "").strip()
     if len(comment) > 1000:
         raise services.BadRequest(f"the comment is {len(comment)} characters: at most 1000")
     return comment
 
 
-def _settings() -> dict[str, Any]:
+def publish_settings() -> dict[str, Any]:
     return {
         "max_bytes": current_app.config["MAX_CONFIG_BYTES"],
         "zk_prefix": current_app.config["ZK_PREFIX"],
     }
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
@@ -98,5 +111,5 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _list_url(coords: Coordinates) -> str:
+def config_list_url(coords: Coordinates) -> str:
     return url_for("console.configs", app=coords.app, env=coords.env, version=coords.version)

@@ -15,15 +15,15 @@ from ..models import App, AppGrant, Role, User
 from ..services import console as ops
 from ..services.accounts import MIN_PASSWORD
 from .blueprint import Page, bp
-from .page_common import _db, _me
+from .page_common import current_console_user, db_session
 from .security import login_required
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
 @login_required
 def tokens() -> Page:
-    user = _me()
-    db = _db()
+    user = current_console_user()
+    db = db_session()
     created = None
     status = 200
     if request.method == "POST":
@@ -37,8 +37,8 @@ def tokens() -> Page:
 @bp.post("/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int) -> WerkzeugResponse:
-    user = _me()
-    services.revoke_token(_db(), token_id=token_id, actor=user.name, user=user.name)
+    user = current_console_user()
+    services.revoke_token(db_session(), token_id=token_id, actor=user.name, user=user.name)
     flash(f"Token {token_id} revoked.", "ok")
     return redirect(url_for("console.tokens"))
 
@@ -46,8 +46,8 @@ def revoke_token(token_id: int) -> WerkzeugResponse:
 @bp.get("/audit")
 @login_required
 def audit() -> Page:
-    user = _me()
-    db = _db()
+    user = current_console_user()
+    db = db_session()
     app_filter = request.args.get("app", "").strip() or None
     user_filter = request.args.get("user", "").strip() or None
     before = request.args.get("before", type=int)
@@ -87,9 +87,9 @@ def _granted(db: so.Session, user: User) -> list[str]:
 @bp.route("/users", methods=["GET", "POST"])
 @login_required
 def users() -> Page:
-    me = _me()
+    me = current_console_user()
     require_admin(me, "manage users")
-    db = _db()
+    db = db_session()
     error = None
     status = 200
     if request.method == "POST":
@@ -114,9 +114,9 @@ def users() -> Page:
 @bp.route("/users/<name>", methods=["GET", "POST"])
 @login_required
 def user(name: str) -> Page:
-    me = _me()
+    me = current_console_user()
     require_admin(me, "manage users")
-    db = _db()
+    db = db_session()
     row = db.scalar(sa.select(User).where(User.name == name))
     if row is None:
         raise services.NotFound(f"user {name!r} does not exist")

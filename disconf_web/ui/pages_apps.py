@@ -13,7 +13,7 @@ from .. import services
 from ..auth import require_admin, require_app, visible_app_ids
 from ..models import AppGrant, Role, User
 from .blueprint import Page, bp
-from .page_common import _can_write, _db, _list_url, _me
+from .page_common import can_write, config_list_url, current_console_user, db_session
 from .security import login_required
 
 
@@ -25,8 +25,8 @@ def index() -> WerkzeugResponse:
 @bp.route("/apps", methods=["GET", "POST"])
 @login_required
 def apps() -> Page:
-    user = _me()
-    db = _db()
+    user = current_console_user()
+    db = db_session()
     if request.method == "POST":
         if user.role == Role.VIEWER.value:
             raise services.Forbidden(f"user {user.name!r} is a viewer: viewers cannot create apps")
@@ -48,8 +48,8 @@ def apps() -> Page:
 @bp.route("/envs", methods=["GET", "POST"])
 @login_required
 def envs() -> Page:
-    user = _me()
-    db = _db()
+    user = current_console_user()
+    db = db_session()
     if request.method == "POST":
         require_admin(user, "create envs")
         env = services.create_env(db, name=request.form.get("name", "").strip(), actor=user.name)
@@ -61,9 +61,9 @@ def envs() -> Page:
 @bp.get("/apps/<app>")
 @login_required
 def app(app: str) -> Page:
-    user = _me()
+    user = current_console_user()
     record = require_app(user, app, write=False)
-    db = _db()
+    db = db_session()
     env_rows = services.list_envs(db)
     versions = {env.name: services.list_versions(db, app, env.name) for env in env_rows}
     members = db.execute(
@@ -78,7 +78,7 @@ def app(app: str) -> Page:
         envs=env_rows,
         versions=versions,
         members=members,
-        can_write=_can_write(user, app),
+        can_write=can_write(user, app),
     )
 
 
@@ -89,4 +89,4 @@ def open_version(app: str) -> WerkzeugResponse:
     coords = services.coordinates(
         app, request.args.get("env", ""), request.args.get("version", "").strip()
     )
-    return redirect(_list_url(coords))
+    return redirect(config_list_url(coords))

@@ -11,13 +11,13 @@ from .. import services
 from ..auth import current_user
 from ..services import console as ops
 from .blueprint import Page, bp
-from .page_common import _db, _me, _safe_next
+from .page_common import current_console_user, db_session, safe_next
 from .security import csrf_token, login_required, start_session
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Page:
-    next_url = _safe_next(request.values.get("next"))
+    next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
         if current_user() is not None and session.get("disconf_user_id") is not None:
             return redirect(next_url or url_for("console.apps"))
@@ -26,7 +26,7 @@ def login() -> Page:
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     ip = (request.remote_addr or "unknown")[:64]
-    db = _db()
+    db = db_session()
     if not username or not password:
         return render_template(
             "console/login.html", next=next_url, username=username,
@@ -57,7 +57,7 @@ def login() -> Page:
 def logout() -> WerkzeugResponse:
     user = current_user()
     if user is not None:
-        db = _db()
+        db = db_session()
         ops.audit(db, actor=user.name, action="logout", target=user.name)
         db.commit()
     session.clear()
@@ -68,7 +68,7 @@ def logout() -> WerkzeugResponse:
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def password() -> Page:
-    user = _me()
+    user = current_console_user()
     if request.method == "GET":
         return render_template("console/password.html")
     current = request.form.get("current", "")
@@ -85,7 +85,7 @@ def password() -> Page:
         return render_template(
             "console/password.html", error="Your current password is wrong."
         ), 400
-    db = _db()
+    db = db_session()
     try:
         services.set_password(db, name=user.name, password=new, actor=user.name)
     except services.BadRequest as exc:

@@ -28,17 +28,17 @@ from ..elections import ElectionsUnavailable, read_elections
 from ..models import Config
 from ..state import get_notifier
 from . import diff as diffs
-from .blueprint import _SEGMENTS, CONFIG_URL, VERSION_URL, Page, bp
+from .blueprint import CONFIG_URL, SEGMENTS, VERSION_URL, Page, bp
 from .page_common import (
-    _can_write,
-    _comment,
-    _db,
-    _deliver,
-    _kind,
-    _list_url,
-    _me,
-    _published_message,
-    _settings,
+    can_write,
+    config_list_url,
+    config_type_of,
+    current_console_user,
+    db_session,
+    deliver_now,
+    form_comment,
+    publish_settings,
+    published_message,
 )
 from .security import login_required
 from .selfcheck import self_check
@@ -47,10 +47,10 @@ from .selfcheck import self_check
 @bp.get(VERSION_URL)
 @login_required
 def configs(app: str, env: str, version: str) -> Page:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
-    db = _db()
+    db = db_session()
     rows = services.list_configs(db, coords)
     checks, unavailable = self_check(coords, rows)
     elections, elections_unavailable = _elections(coords, skip=bool(unavailable))
@@ -64,7 +64,7 @@ def configs(app: str, env: str, version: str) -> Page:
         elections_unavailable=elections_unavailable,
         envs=services.list_envs(db),
         versions=services.list_versions(db, app, env),
-        can_write=_can_write(user, app),
+        can_write=can_write(user, app),
     )
 
 
@@ -83,10 +83,10 @@ def _elections(coords: Coordinates, *, skip: bool) -> tuple[list[dict[str, Any]]
 @bp.get(VERSION_URL + "/download.zip")
 @login_required
 def download_zip(app: str, env: str, version: str) -> Response:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
-    rows = services.list_configs(_db(), coords)
+    rows = services.list_configs(db_session(), coords)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for config in rows:
@@ -103,10 +103,10 @@ def download_zip(app: str, env: str, version: str) -> Response:
 @bp.get(CONFIG_URL + "/raw")
 @login_required
 def raw(app: str, env: str, version: str, kind: str, name: str) -> Response:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
-    config = services.get_config(_db(), coords, _kind(kind), name)
+    config = services.get_config(db_session(), coords, config_type_of(kind), name)
     return Response(
         config.value.encode("utf-8"),
         mimetype="application/octet-stream",
@@ -118,8 +118,8 @@ def raw(app: str, env: str, version: str, kind: str, name: str) -> Response:
 
 
 def _refuse_existing(coords: Coordinates, kind: ConfigType, name: str) -> None:
-    existing = services.find_config(_db(), coords, kind, name)
-    _db().rollback()
+    existing = services.find_config(db_session(), coords, kind, name)
+    db_session().rollback()
     if existing is not None and existing.status == 1:
         raise services.Conflict(
             f"{kind.segment} {name!r} already exists in {coords}: open it to edit it"
@@ -129,34 +129,34 @@ def _refuse_existing(coords: Coordinates, kind: ConfigType, name: str) -> None:
 @bp.route(VERSION_URL + "/files/new", methods=["GET", "POST"])
 @login_required
 def new_file(app: str, env: str, version: str) -> Page:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=True)
     if request.method == "GET":
         return render_template("console/new_file.html", coords=coords, name="", content="")
     name = request.form.get("name", "").strip()
     content = request.form.get("content", "").replace("\r\n", "\n")
-    comment = _comment()
+    comment = form_comment()
     try:
         _refuse_existing(coords, ConfigType.FILE, name)
         result = services.publish_config(
-            _db(), coords=coords, kind=ConfigType.FILE, name=name, content=content,
-            actor=user.name, comment=comment, **_settings(),
+            db_session(), coords=coords, kind=ConfigType.FILE, name=name, content=content,
+            actor=user.name, comment=comment, **publish_settings(),
         )  # fmt: skip
     except services.ServiceError as exc:
         return render_template(
             "console/new_file.html", coords=coords, name=name, content=content,
             comment=comment, error=str(exc),
         ), exc.status  # fmt: skip
-    notification = _deliver(result.notification_ids)
-    flash(_published_message(f"file {name!r}", result.config.revision, notification), "ok")
-    return redirect(_list_url(coords))
+    notification = deliver_now(result.notification_ids)
+    flash(published_message(f"file {name!r}", result.config.revision, notification), "ok")
+    return redirect(config_list_url(coords))
 
 
 @bp.post(VERSION_URL + "/upload")
 @login_required
 def upload(app: str, env: str, version: str) -> Page:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=True)
     limit = current_app.config["MAX_CONFIG_BYTES"]
@@ -172,7 +172,7 @@ def upload(app: str, env: str, version: str) -> Page:
         raise services.PayloadTooLarge(
             f"file {name!r} is larger than the limit of {limit} bytes (DISCONF_MAX_CONFIG_BYTES)"
         )
-    db = _db()
+    db = db_session()
     existing = services.find_config(db, coords, ConfigType.FILE, name)
     if existing is not None and existing.status == 1:
         # Replacing a file: show the diff and let the user publish it from the editor.
@@ -183,41 +183,41 @@ def upload(app: str, env: str, version: str) -> Page:
                 f"file {name!r} is not valid UTF-8 text (invalid byte 0x{data[exc.start]:02x} "
                 f"at offset {exc.start}): store text encoded as UTF-8"
             ) from None
-        return _editor(coords, ConfigType.FILE, existing, text, _comment(), mode="preview")
+        return _editor(coords, ConfigType.FILE, existing, text, form_comment(), mode="preview")
     result = services.publish_config(
         db, coords=coords, kind=ConfigType.FILE, name=name, content=data,
-        actor=user.name, comment=_comment(), **_settings(),
+        actor=user.name, comment=form_comment(), **publish_settings(),
     )  # fmt: skip
-    notification = _deliver(result.notification_ids)
-    flash(_published_message(f"file {name!r}", result.config.revision, notification), "ok")
-    return redirect(_list_url(coords))
+    notification = deliver_now(result.notification_ids)
+    flash(published_message(f"file {name!r}", result.config.revision, notification), "ok")
+    return redirect(config_list_url(coords))
 
 
 @bp.route(VERSION_URL + "/items/new", methods=["GET", "POST"])
 @login_required
 def new_item(app: str, env: str, version: str) -> Page:
-    user = _me()
+    user = current_console_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=True)
     if request.method == "GET":
         return render_template("console/new_item.html", coords=coords, name="", value="")
     name = request.form.get("name", "").strip()
     value = request.form.get("value", "")
-    comment = _comment()
+    comment = form_comment()
     try:
         _refuse_existing(coords, ConfigType.ITEM, name)
         result = services.publish_config(
-            _db(), coords=coords, kind=ConfigType.ITEM, name=name, content=value,
-            actor=user.name, comment=comment, **_settings(),
+            db_session(), coords=coords, kind=ConfigType.ITEM, name=name, content=value,
+            actor=user.name, comment=comment, **publish_settings(),
         )  # fmt: skip
     except services.ServiceError as exc:
         return render_template(
             "console/new_item.html", coords=coords, name=name, value=value,
             comment=comment, error=str(exc),
         ), exc.status  # fmt: skip
-    notification = _deliver(result.notification_ids)
-    flash(_published_message(f"item {name!r}", result.config.revision, notification), "ok")
-    return redirect(_list_url(coords))
+    notification = deliver_now(result.notification_ids)
+    flash(published_message(f"item {name!r}", result.config.revision, notification), "ok")
+    return redirect(config_list_url(coords))
 
 
 # -- edit & publish ----------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _editor(
         "console/edit.html",
         coords=coords,
         kind=kind,
-        segment=_SEGMENTS[kind],
+        segment=SEGMENTS[kind],
         config=config,
         text=text,
         comment=comment,
@@ -254,7 +254,7 @@ def _editor(
         unified=diffs.unified(old, text) if mode != "edit" else [],
         side=diffs.side_by_side(old, text) if mode != "edit" else [],
         unchanged=old == text,
-        can_write=_can_write(_me(), coords.app),
+        can_write=can_write(current_console_user(), coords.app),
         error=error,
     ), status
 
@@ -262,10 +262,10 @@ def _editor(
 @bp.route(CONFIG_URL, methods=["GET", "POST"])
 @login_required
 def edit(app: str, env: str, version: str, kind: str, name: str) -> Page:
-    user = _me()
-    config_type = _kind(kind)
+    user = current_console_user()
+    config_type = config_type_of(kind)
     coords = services.coordinates(app, env, version)
-    db = _db()
+    db = db_session()
     if request.method == "GET":
         require_app(user, app, write=False)
         config = services.get_config(db, coords, config_type, name)
@@ -275,7 +275,7 @@ def edit(app: str, env: str, version: str, kind: str, name: str) -> Page:
     text = request.form.get(field, "")
     if config_type is ConfigType.FILE:
         text = text.replace("\r\n", "\n")
-    comment = _comment()
+    comment = form_comment()
     base_md5 = request.form.get("base_md5", "")
     base_revision = request.form.get("base_revision", type=int)
     current = services.find_config(db, coords, config_type, name)
@@ -294,7 +294,7 @@ def edit(app: str, env: str, version: str, kind: str, name: str) -> Page:
     try:
         result = services.publish_config(
             db, coords=coords, kind=config_type, name=name, content=text, actor=user.name,
-            comment=comment, if_match=f'"{base_md5}"', **_settings(),
+            comment=comment, if_match=f'"{base_md5}"', **publish_settings(),
         )  # fmt: skip
     except (services.PreconditionFailed, services.Conflict):
         fresh = services.get_config(db, coords, config_type, name)
@@ -304,12 +304,12 @@ def edit(app: str, env: str, version: str, kind: str, name: str) -> Page:
             coords, config_type, current, text, comment, mode="preview",
             base_md5=base_md5, error=str(exc), status=exc.status,
         )  # fmt: skip
-    notification = _deliver(result.notification_ids)
+    notification = deliver_now(result.notification_ids)
     flash(
-        _published_message(f"{config_type.segment} {name!r}", result.config.revision, notification),
+        published_message(f"{config_type.segment} {name!r}", result.config.revision, notification),
         "ok",
     )
-    return redirect(_list_url(coords))
+    return redirect(config_list_url(coords))
 
 
 def _conflict(
@@ -325,15 +325,15 @@ def _conflict(
 @bp.post(CONFIG_URL + "/delete")
 @login_required
 def delete(app: str, env: str, version: str, kind: str, name: str) -> WerkzeugResponse:
-    user = _me()
-    config_type = _kind(kind)
+    user = current_console_user()
+    config_type = config_type_of(kind)
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=True)
     base_md5 = request.form.get("base_md5", "")
     services.delete_config(
-        _db(), coords=coords, kind=config_type, name=name, actor=user.name,
-        comment=_comment(), if_match=f'"{base_md5}"' if base_md5 else None,
+        db_session(), coords=coords, kind=config_type, name=name, actor=user.name,
+        comment=form_comment(), if_match=f'"{base_md5}"' if base_md5 else None,
         zk_prefix=current_app.config["ZK_PREFIX"],
     )  # fmt: skip
     flash(f"Deleted {config_type.segment} {name!r} (its history is kept).", "ok")
-    return redirect(_list_url(coords))
+    return redirect(config_list_url(coords))

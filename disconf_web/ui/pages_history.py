@@ -13,17 +13,17 @@ from .. import services
 from ..auth import require_app
 from ..services import console as ops
 from . import diff as diffs
-from .blueprint import _SEGMENTS, CONFIG_URL, Page, bp
+from .blueprint import CONFIG_URL, SEGMENTS, Page, bp
 from .page_common import (
-    _can_write,
-    _comment,
-    _db,
-    _deliver,
-    _kind,
-    _list_url,
-    _me,
-    _published_message,
-    _settings,
+    can_write,
+    config_list_url,
+    config_type_of,
+    current_console_user,
+    db_session,
+    deliver_now,
+    form_comment,
+    publish_settings,
+    published_message,
 )
 from .security import login_required
 
@@ -31,11 +31,11 @@ from .security import login_required
 @bp.get(CONFIG_URL + "/history")
 @login_required
 def history(app: str, env: str, version: str, kind: str, name: str) -> Page:
-    user = _me()
-    config_type = _kind(kind)
+    user = current_console_user()
+    config_type = config_type_of(kind)
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
-    db = _db()
+    db = db_session()
     revisions = services.list_revisions(db, coords, config_type, name)
     config = services.find_config(db, coords, config_type, name)
     by_number = {rev.number: rev for rev in revisions}
@@ -50,7 +50,7 @@ def history(app: str, env: str, version: str, kind: str, name: str) -> Page:
         "console/history.html",
         coords=coords,
         kind=config_type,
-        segment=_SEGMENTS[config_type],
+        segment=SEGMENTS[config_type],
         name=name,
         config=config,
         revisions=revisions,
@@ -58,15 +58,15 @@ def history(app: str, env: str, version: str, kind: str, name: str) -> Page:
         to_no=to_no,
         unified=diffs.unified(old, new),
         side=diffs.side_by_side(old, new),
-        can_write=_can_write(user, app),
+        can_write=can_write(user, app),
     )
 
 
 @bp.post(CONFIG_URL + "/rollback")
 @login_required
 def rollback(app: str, env: str, version: str, kind: str, name: str) -> WerkzeugResponse:
-    user = _me()
-    config_type = _kind(kind)
+    user = current_console_user()
+    config_type = config_type_of(kind)
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=True)
     target = request.form.get("revision", type=int)
@@ -77,9 +77,9 @@ def rollback(app: str, env: str, version: str, kind: str, name: str) -> Werkzeug
     base_md5 = request.form.get("base_md5", "")
     try:
         result = services.rollback_config(
-            _db(), coords=coords, kind=config_type, name=name, to_revision=target,
-            actor=user.name, comment=_comment(),
-            if_match=f'"{base_md5}"' if base_md5 else None, **_settings(),
+            db_session(), coords=coords, kind=config_type, name=name, to_revision=target,
+            actor=user.name, comment=form_comment(),
+            if_match=f'"{base_md5}"' if base_md5 else None, **publish_settings(),
         )  # fmt: skip
     except services.PreconditionFailed:
         flash(
@@ -89,9 +89,9 @@ def rollback(app: str, env: str, version: str, kind: str, name: str) -> Werkzeug
         )
         return redirect(url_for("console.history", app=app, env=env, version=version,
                                 kind=kind, name=name))  # fmt: skip
-    notification = _deliver(result.notification_ids)
+    notification = deliver_now(result.notification_ids)
     if result.changed:
-        message = _published_message(
+        message = published_message(
             f"{config_type.segment} {name!r} (rolled back to revision {target})",
             result.config.revision,
             notification,
@@ -110,9 +110,9 @@ def rollback(app: str, env: str, version: str, kind: str, name: str) -> Werkzeug
 @bp.route("/apps/<app>/copy", methods=["GET", "POST"])
 @login_required
 def copy(app: str) -> Page:
-    user = _me()
+    user = current_console_user()
     require_app(user, app, write=False)
-    db = _db()
+    db = db_session()
     form = request.form if request.method == "POST" else request.args
     fields = {key: form.get(key, "").strip() for key in ("from_env", "from_version", "to_env",
                                                         "to_version")}  # fmt: skip
@@ -122,7 +122,7 @@ def copy(app: str) -> Page:
         "envs": env_rows,
         "fields": fields,
         "versions": {env.name: services.list_versions(db, app, env.name) for env in env_rows},
-        "can_write": _can_write(user, app),
+        "can_write": can_write(user, app),
         "plan": None,
     }
     if not all(fields.values()):
@@ -146,14 +146,14 @@ def copy(app: str) -> Page:
         return render_template("console/copy.html", **context), 409
     delete_removed = request.form.get("delete_removed") == "1"
     ids = ops.apply_copy(
-        db, plan, actor=user.name, comment=_comment(), delete_removed=delete_removed,
-        **_settings(),
+        db, plan, actor=user.name, comment=form_comment(), delete_removed=delete_removed,
+        **publish_settings(),
     )  # fmt: skip
-    notification = _deliver(ids)
+    notification = deliver_now(ids)
     changed = plan.count("added") + plan.count("changed")
     removed = plan.count("removed") if delete_removed else 0
     note = {"delivered": "clients were notified", "pending": "notifications are pending"}.get(
         notification, "nothing to notify"
     )
     flash(f"Copied {source} to {target}: {changed} published, {removed} deleted; {note}.", "ok")
-    return redirect(_list_url(target))
+    return redirect(config_list_url(target))
