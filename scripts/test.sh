@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy --strict disconf_core disconf_client
+.venv/bin/mypy --strict disconf_core disconf_client disconf_web
 set +e
 .venv/bin/pytest "$@"
 status=$?
