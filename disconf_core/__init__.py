@@ -27,6 +27,7 @@ from .names import ConfigType as ConfigType
 from .names import Coordinates as Coordinates
 from .names import validate_config_name as validate_config_name
 from .names import validate_segment as validate_segment
+from .names import zookeeper_refusal as zookeeper_refusal
 from .properties import dump_properties as dump_properties
 from .properties import parse_properties as parse_properties
 from .standby import MAX_CONTEXT_BYTES as MAX_CONTEXT_BYTES
@@ -78,4 +79,5 @@ __all__ = [
     "unquote_etag",
     "validate_config_name",
     "validate_segment",
+    "zookeeper_refusal",
 ]

@@ -12,6 +12,7 @@ from disconf_core import (
     standby_node,
     validate_config_name,
     validate_segment,
+    zookeeper_refusal,
 )
 
 
@@ -85,3 +86,54 @@ def test_bad_prefixes_are_refused(prefix: str) -> None:
 def test_config_type_numbers_are_the_originals() -> None:
     assert ConfigType.FILE == 0 and ConfigType.ITEM == 1
     assert ConfigType.FILE.segment == "file" and ConfigType.ITEM.segment == "item"
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        ("\U0001f600.properties", "'😀' (U+1F600) at position 0"),
+        ("a\x85", "'\\x85' (U+0085) at position 1"),
+        ("k\ue000", "'\\ue000' (U+E000) at position 1"),
+        ("k\uf8ff", "(U+F8FF)"),
+        ("k\ufff0", "(U+FFF0)"),
+        ("k\uffff", "(U+FFFF)"),
+        ("k\ud800", "(U+D800)"),
+        ("\x7f", "(U+007F)"),
+    ],
+)
+def test_names_zookeeper_refuses_are_refused_naming_field_and_character(
+    name: str, shown: str
+) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        validate_config_name(name, "item")
+    message = str(info.value)
+    assert message.startswith(f"invalid item key {name!r}")
+    assert shown in message
+    with pytest.raises(InvalidNameError, match="invalid file name"):
+        validate_config_name(name, "file")
+
+
+@pytest.mark.parametrize("name", ["\u00a0nbsp", "\ud7ff", "\uf900", "\uffef", "\ufdd0", "ÿ"])
+def test_names_at_the_edges_of_the_refused_ranges_are_accepted(name: str) -> None:
+    assert validate_config_name(name, "file") == name
+    assert zookeeper_refusal(name) is None
+
+
+def test_a_stored_name_zookeeper_refuses_can_still_be_looked_up() -> None:
+    assert validate_config_name("\U0001f600", "file", storable=False) == "\U0001f600"
+    with pytest.raises(InvalidNameError, match="'/'"):
+        validate_config_name("a/b", "file", storable=False)
+
+
+def test_segments_name_the_offending_character() -> None:
+    with pytest.raises(InvalidNameError, match=r"'😀' \(U\+1F600\) at position 3"):
+        validate_segment("col\U0001f600", "app")
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [(".", "relative"), ("..", "relative"), ("a/b", "'/'"), ("a\x00", "U+0000")],
+)
+def test_zookeeper_refusal_reasons(name: str, reason: str) -> None:
+    refusal = zookeeper_refusal(name)
+    assert refusal is not None and reason in refusal

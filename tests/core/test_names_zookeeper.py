@@ -1,0 +1,88 @@
+"""The name rule of :mod:`disconf_core.names` checked against the real ZooKeeper.
+
+For names drawn from every class of code points (ASCII, both control ranges, the rest of the
+BMP below the surrogates, surrogates, private use, U+F900-U+FFEF, the specials, and everything
+above U+FFFF), :func:`zookeeper_refusal` says "stored" exactly when ZooKeeper creates the node.
+A name that cannot even be sent (a lone surrogate is not UTF-8) counts as refused: nothing can
+store it. ``/`` is left out here (it makes a deeper path, not a bad name; see test_names.py).
+"""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadArgumentsError
+from kazoo.protocol.serialization import Create
+from kazoo.security import OPEN_ACL_UNSAFE
+
+from disconf_core import validate_config_name, zookeeper_refusal
+
+CLASSES = {
+    "ascii": st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="/"),
+    "c0": st.characters(min_codepoint=0x00, max_codepoint=0x1F),
+    "del+c1": st.characters(min_codepoint=0x7F, max_codepoint=0x9F),
+    "bmp-low": st.characters(min_codepoint=0xA0, max_codepoint=0xD7FF),
+    "surrogates": st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, categories=["Cs"]),
+    "private-use": st.characters(min_codepoint=0xE000, max_codepoint=0xF8FF),
+    "bmp-high": st.characters(min_codepoint=0xF900, max_codepoint=0xFFEF),
+    "specials": st.characters(min_codepoint=0xFFF0, max_codepoint=0xFFFF),
+    "astral": st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
+}
+
+NAMES = st.one_of(
+    st.sampled_from([".", "..", "...", ".a", "a."]),
+    st.text(st.one_of(*CLASSES.values()), min_size=1, max_size=6),
+)
+
+
+# Bound on one create round trip to the local ZooKeeper.
+CREATE_TIMEOUT = 10.0
+
+
+def zookeeper_stores(zk: KazooClient, name: str) -> bool:
+    """Create ``/<name>`` on the real ZooKeeper: True if it was stored (then removed again).
+
+    The request is sent as kazoo's ``create`` sends it but without kazoo's client-side path
+    normalisation (which itself refuses ``.`` and ``..``), so the server is the one to decide.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8, cannot be sent at all
+        return False
+    result = zk.handler.async_result()
+    try:
+        zk._call(Create(f"{zk.chroot}/{name}", b"", OPEN_ACL_UNSAFE, 0), result)
+        result.get(timeout=CREATE_TIMEOUT)
+    except BadArgumentsError:
+        return False
+    zk.delete(f"/{name}")
+    return True
+
+
+@pytest.mark.parametrize("name", [char for char in ("a", "\x85", "\U0001f600")])
+def test_the_probe_itself_tells_stored_from_refused(zk: KazooClient, name: str) -> None:
+    assert zookeeper_stores(zk, name) is (name == "a")
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=NAMES)
+@example(name="\U0001f600.properties")
+@example(name="\ud7ff\uf900\uffef\u00a0")
+@example(name="\uf8ff")
+@example(name="\ufff0")
+@example(name="\x7f")
+@example(name="\x9f")
+def test_the_rule_accepts_exactly_what_zookeeper_stores(zk: KazooClient, name: str) -> None:
+    stored = zookeeper_stores(zk, name)
+    event("stored" if stored else "refused")
+    assert (zookeeper_refusal(name) is None) is stored, name
+    if zookeeper_refusal(name) is not None and name not in (".", ".."):
+        with pytest.raises(ValueError, match=r"U\+[0-9A-F]{4}"):
+            validate_config_name(name, "file")
