@@ -19,8 +19,11 @@ from .errors import FetchError as FetchError
 from .errors import FieldProblem as FieldProblem
 from .errors import ForkedProcessError as ForkedProcessError
 from .errors import IntegrityError as IntegrityError
+from .errors import ResponseTooLargeError as ResponseTooLargeError
+from .errors import ServerUnreachableError as ServerUnreachableError
 from .errors import SettingsError as SettingsError
 from .errors import SnapshotCorruptError as SnapshotCorruptError
+from .errors import TransferTimeoutError as TransferTimeoutError
 from .fetcher import ConfigFetcher as ConfigFetcher
 from .settings import ClientSettings as ClientSettings
 from .settings import LoadMode as LoadMode
@@ -32,6 +35,8 @@ from .standby import RoleConfigs as RoleConfigs
 from .standby import StandbyError as StandbyError
 from .standby import StandbySpec as StandbySpec
 from .standby import active_standby as active_standby
+from .transport import HTTPTransport as HTTPTransport
+from .transport import MockTransport as MockTransport
 
 __all__ = [
     "ActiveStandby",
@@ -48,15 +53,20 @@ __all__ = [
     "FetchError",
     "FieldProblem",
     "ForkedProcessError",
+    "HTTPTransport",
     "IntegrityError",
     "LoadMode",
     "LocalSnapshot",
+    "MockTransport",
     "NotMasterError",
+    "ResponseTooLargeError",
     "RoleConfigs",
+    "ServerUnreachableError",
     "SettingsError",
     "SnapshotCorruptError",
     "StandbyError",
     "StandbySpec",
+    "TransferTimeoutError",
     "active_standby",
     "disconf_file",
     "disconf_item",

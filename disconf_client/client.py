@@ -42,6 +42,7 @@ Error Handling
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -53,13 +54,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import requests
-
 from disconf_core import ConfigType, content_md5, file_instance_data, item_instance_data
 
 from .binding import Binding, ChangeEvent, binding_for, build_values
 from .cache import LocalSnapshot, atomic_write, config_path
-from .decorators import config_spec, listeners_of
+from .callbacks import CallbackLanes
+from .decorators import config_spec, decorated_classes, listeners_of
 from .errors import (
     BindingError,
     ClientStateError,
@@ -70,9 +70,11 @@ from .errors import (
     IntegrityError,
     SnapshotCorruptError,
 )
-from .fetcher import ConfigFetcher
+from .fetcher import ConfigFetcher, NotModified
 from .local_files import LocalFileWatcher
+from .scan import scan as scan_module
 from .settings import ClientSettings, LoadMode, load_settings
+from .transport import Transport
 from .watch import ConfigKey, ConfigWatcher
 
 __all__ = ["ClientStats", "DisconfClient"]
@@ -82,6 +84,7 @@ log = logging.getLogger(__name__)
 ChangeCallback = Callable[[ChangeEvent[Any]], object]
 ErrorCallback = Callable[[BindingError], object]
 _ALL = "all"
+_RECHECK = "recheck"  # the periodic safety-net check: conditional downloads
 
 
 @dataclass
@@ -94,6 +97,7 @@ class ClientStats:
     integrity_errors: int = 0
     snapshot_errors: int = 0
     callback_errors: int = 0
+    slow_callbacks: int = 0
     notifications: int = 0
     last_update: float | None = None
     last_error: str | None = None
@@ -124,10 +128,11 @@ class DisconfClient:
 
     def __init__(
         self,
-        configs: Iterable[type] = (),
+        configs: Iterable[type] | None = None,
         *,
+        scan: str | None = None,
         settings: ClientSettings | None = None,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
         on_change: ChangeCallback | None = None,
         on_error: ErrorCallback | None = None,
         properties_file: str | os.PathLike[str] | None = None,
@@ -140,7 +145,6 @@ class DisconfClient:
         self.settings = settings
         self.stats = ClientStats()
         self._pid = os.getpid()
-        self._session = session
         self._listeners: list[ChangeCallback] = [on_change] if on_change else []
         self._on_error = on_error
         self._entries: dict[ConfigKey, _Entry] = {}
@@ -149,11 +153,20 @@ class DisconfClient:
         if settings.mode is not LoadMode.LOCAL:
             self._fetcher = ConfigFetcher(
                 settings.servers,
-                session=session,
+                transport=transport,
                 retry_times=settings.retry_times,
                 retry_sleep=settings.retry_sleep,
                 timeout=settings.http_timeout,
+                max_bytes=settings.max_config_bytes,
+                transfer_timeout=settings.transfer_timeout,
+                read_token=settings.read_token,
             )
+        self._lanes = CallbackLanes(
+            max_threads=settings.callback_threads,
+            warn_after=settings.callback_warn_after,
+            on_error=lambda message: self.stats.add("callback_errors", message),
+            on_slow=lambda message: self.stats.add("slow_callbacks", message),
+        )
         self._watcher: ConfigWatcher | None = None
         self._files: LocalFileWatcher | None = None
         self._queue: queue.Queue[ConfigKey | str | None] = queue.Queue()
@@ -166,7 +179,7 @@ class DisconfClient:
         self._started = False
         self._closed = False
         self._discovery_pending = False
-        self.register(*configs)
+        self.register(*_classes_to_bind(configs, scan))
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -218,17 +231,30 @@ class DisconfClient:
                     f"{entry.binding.cls.__qualname__} is already bound by another running client"
                 )
             entry.binding.owner = self
+        if not self._entries:
+            raise ClientStateError(
+                "no config class to bind: pass the classes (DisconfClient([RedisConfig])), "
+                "scan='your.package', or decorate classes with @disconf_file/@disconf_item "
+                "before creating the client"
+            )
         self._started = True
         try:
-            if self._fetcher is not None:
-                self._start_zookeeper(initial=True)
-            for key in list(self._entries):
-                self._reload(key, at_start=True)
+            with self._start_round():
+                if self._fetcher is not None:
+                    self._start_zookeeper(initial=True)
+                for key in list(self._entries):
+                    self._reload(key, at_start=True)
         except BaseException:
             self.close()
             raise
         self._start_threads()
         return self
+
+    def _start_round(self) -> contextlib.AbstractContextManager[None]:
+        """AUTO: a server found down is not asked again during this start (see the fetcher)."""
+        if self._fetcher is not None and self.settings.mode is LoadMode.AUTO:
+            return self._fetcher.start_round()
+        return contextlib.nullcontext()
 
     def reload(self, cls: type | None = None) -> None:
         """Reload one config (or every config) now, in the calling thread."""
@@ -250,6 +276,7 @@ class DisconfClient:
         self._stop.set()
         self._wake.set()
         self._queue.put(None)
+        self._lanes.close()
         if self._fetcher is not None:
             self._fetcher.close()
         if self._files is not None:
@@ -352,13 +379,13 @@ class DisconfClient:
                 return
             with self._queue_lock:
                 self._queued.discard(item)
-            keys = list(self._entries) if item == _ALL else [item]
+            keys = list(self._entries) if item in (_ALL, _RECHECK) else [item]
             for key in keys:
                 if self._stop.is_set():
                     return
                 try:
-                    self._reload(key)  # type: ignore[arg-type]
-                except Exception:  # noqa: BLE001 - the worker must survive anything
+                    self._reload(key, conditional=item == _RECHECK)  # type: ignore[arg-type]
+                except BaseException:  # noqa: BLE001 - nothing may kill the worker
                     log.exception("unexpected error while reloading %s", key)
 
     def _maintain(self) -> None:
@@ -384,7 +411,7 @@ class DisconfClient:
             if time.monotonic() >= next_check:
                 next_check = time.monotonic() + settings.recheck_interval
                 log.debug("safety-net check of every config")
-                self._enqueue(_ALL)
+                self._enqueue(_RECHECK)
 
     # -- local files --------------------------------------------------------------------------
 
@@ -408,7 +435,9 @@ class DisconfClient:
 
     # -- loading ------------------------------------------------------------------------------
 
-    def _resolve(self, entry: _Entry, at_start: bool) -> tuple[bytes | None, str] | None:
+    def _resolve(
+        self, entry: _Entry, at_start: bool, conditional: bool = False
+    ) -> tuple[bytes | None, str] | None:
         """The content to apply and its source; None to keep the current values."""
         kind, name = entry.key
         settings = self.settings
@@ -420,13 +449,23 @@ class DisconfClient:
             content = LocalSnapshot.read_plain(settings.local_source_dir, kind, name)
             return content, "local" if content is not None else "defaults"
         assert self._fetcher is not None
+        # If-None-Match only while we hold what the server sent: a 304 then means "unchanged".
+        conditional = conditional and entry.binding.source == "server" and not entry.stale
         try:
             if kind is ConfigType.FILE:
-                content = self._fetcher.fetch_file(settings.coordinates, name)
+                content = self._fetcher.fetch_file(
+                    settings.coordinates, name, conditional=conditional
+                )
             else:
-                content = self._fetcher.fetch_item(settings.coordinates, name).encode("utf-8")
+                value = self._fetcher.fetch_item(
+                    settings.coordinates, name, conditional=conditional
+                )
+                content = value.encode("utf-8")
             entry.stale = False
             return content, "server"
+        except NotModified:
+            log.debug("%s unchanged on the server (304)", entry.binding.spec.label)
+            return None
         except FetchError as exc:
             counter = "integrity_errors" if isinstance(exc, IntegrityError) else "fetch_errors"
             self.stats.add(counter, str(exc))
@@ -455,12 +494,12 @@ class DisconfClient:
             )
         return None, "defaults"
 
-    def _reload(self, key: ConfigKey, *, at_start: bool = False) -> None:
+    def _reload(self, key: ConfigKey, *, at_start: bool = False, conditional: bool = False) -> None:
         entry = self._entries[key]
         with self._apply_lock:
             if self._closed:
                 return
-            resolved = self._resolve(entry, at_start)
+            resolved = self._resolve(entry, at_start, conditional)
             if resolved is None:
                 return
             content, source = resolved
@@ -501,7 +540,7 @@ class DisconfClient:
             if self._on_error is not None:
                 try:
                     self._on_error(exc)
-                except Exception:  # noqa: BLE001
+                except BaseException:  # noqa: BLE001 - user code never kills the worker
                     log.exception("the on_error hook raised")
             return False
         event = binding.apply(values, md5=md5, source=source)
@@ -512,9 +551,9 @@ class DisconfClient:
             except OSError as exc:
                 log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
         if event is not None and not at_start:
-            self._fire(event)
-        # After the callbacks (off the push latency), still before this worker applies anything
-        # else: the snapshot holds every applied revision, the instance node the current value.
+            self._fire(entry.key, event)
+        # The callbacks run on their config's lane meanwhile; still before this worker applies
+        # anything else: the snapshot holds every applied revision, the instance node the value.
         if content is not None and source == "server":
             try:
                 self._snapshot.write(spec.kind, spec.name, content)
@@ -532,12 +571,26 @@ class DisconfClient:
         log.info("applied %s from %s (md5 %s)", spec.label, source, md5)
         return True
 
-    def _fire(self, event: ChangeEvent[Any]) -> None:
-        for callback in [*listeners_of(event.config), *self._listeners]:
-            try:
-                callback(event)
-            except Exception:  # noqa: BLE001 - a user's bad callback never kills the worker
-                self.stats.add("callback_errors")
-                log.exception(
-                    "change callback %r raised for %s %r", callback, event.kind.segment, event.name
-                )
+    def _fire(self, key: ConfigKey, event: ChangeEvent[Any]) -> None:
+        """Hand the event to its config's callback lane (never runs user code here)."""
+        self._lanes.submit(key, event, [*listeners_of(event.config), *self._listeners])
+
+
+def _classes_to_bind(configs: Iterable[type] | None, scan: str | None) -> list[type]:
+    """The classes given, those of ``scan``, or else every class decorated so far (logged)."""
+    classes = list(configs) if configs is not None else []
+    if scan is not None:
+        classes.extend(cls for cls in scan_module(scan) if cls not in classes)
+        log.info(
+            "scan %r found %s",
+            scan,
+            ", ".join(config_spec(cls).owner or cls.__qualname__ for cls in classes) or "nothing",
+        )
+    elif configs is None:
+        classes = decorated_classes()
+        if classes:
+            log.info(
+                "no config class given: binding every class decorated so far: %s",
+                ", ".join(f"{cls.__module__}.{cls.__qualname__}" for cls in classes),
+            )
+    return classes

@@ -25,7 +25,9 @@ The format follows the extension (``.properties``, ``.yaml``/``.yml``, ``.json``
 
 from __future__ import annotations
 
+import threading
 import typing
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ __all__ = [
     "ConfigSpec",
     "FieldSpec",
     "config_spec",
+    "decorated_classes",
     "disconf_file",
     "disconf_item",
     "field",
@@ -59,6 +62,10 @@ FORMATS = {
     ".toml": "toml",
 }
 KNOWN_FORMATS = frozenset(FORMATS.values()) | {"hosted"}
+
+# Every class decorated in this process, in order (weakly: a class that is gone is dropped).
+_DECORATED: list[weakref.ref[type]] = []
+_DECORATED_LOCK = threading.Lock()
 
 
 class _Missing:
@@ -154,6 +161,9 @@ def _attach(cls: type, spec: ConfigSpec) -> None:
         )
     setattr(cls, SPEC_ATTR, spec)
     setattr(cls, LISTENERS_ATTR, [])
+    with _DECORATED_LOCK:
+        _DECORATED[:] = [ref for ref in _DECORATED if ref() is not None]
+        _DECORATED.append(weakref.ref(cls))
     # A field declared with field(...) keeps its default as the class attribute value.
     for spec_field in spec.fields:
         value = cls.__dict__.get(spec_field.name, MISSING)
@@ -238,6 +248,14 @@ def disconf_item(maybe_cls: C | str | None = None, /, *, key: str | None = None)
         return cls
 
     return wrap if maybe_cls is None else wrap(maybe_cls)
+
+
+def decorated_classes() -> list[type]:
+    """Every class decorated with ``@disconf_file``/``@disconf_item`` so far that still exists,
+    in decoration order (what ``DisconfClient()`` binds when given no class and no ``scan``)."""
+    with _DECORATED_LOCK:
+        classes = [ref() for ref in _DECORATED]
+    return [cls for cls in classes if cls is not None]
 
 
 def config_spec(cls: type) -> ConfigSpec:

@@ -9,6 +9,9 @@
      +-- FetchError                           the server list could not provide a config
      |    +-- ConfigNotFoundError             the server answered: no such config
      |    +-- IntegrityError                  the body did not match the server's MD5/ETag
+     |    +-- ServerUnreachableError          refused, or no answer within http_timeout
+     |    +-- ResponseTooLargeError           the body exceeds max_config_bytes
+     |    +-- TransferTimeoutError            the transfer exceeds transfer_timeout
      +-- SnapshotCorruptError                 a local snapshot failed its MD5 check
      +-- ConfigUnavailableError               ``start()`` could not obtain a config in its mode
      +-- ClientStateError                     used before ``start()`` or after ``close()``
@@ -30,8 +33,11 @@ __all__ = [
     "FieldProblem",
     "ForkedProcessError",
     "IntegrityError",
+    "ResponseTooLargeError",
+    "ServerUnreachableError",
     "SettingsError",
     "SnapshotCorruptError",
+    "TransferTimeoutError",
 ]
 
 
@@ -73,6 +79,22 @@ class ConfigNotFoundError(FetchError):
 
 class IntegrityError(FetchError):
     """The downloaded bytes do not match the MD5 the server announced (ETag)."""
+
+
+class ServerUnreachableError(FetchError):
+    """A server refused the connection (``refused``) or did not answer within ``http_timeout``."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+class ResponseTooLargeError(FetchError):
+    """An answer was larger than ``max_config_bytes``; it was refused, nothing was applied."""
+
+
+class TransferTimeoutError(FetchError):
+    """An answer took longer than ``transfer_timeout`` in all; refused, nothing applied."""
 
 
 class SnapshotCorruptError(DisconfError):

@@ -1,27 +1,27 @@
 """HTTP access to the Disconf server list (protocol spec §1).
 
 :class:`ConfigFetcher` downloads files (``/api/config/file``) and items (``/api/config/item``) and
-discovers ZooKeeper (``/api/zoo/hosts``, ``/api/zoo/prefix``). All I/O goes through an injected
-``requests.Session``, so tests mount a fake adapter instead of patching internals.
+discovers ZooKeeper (``/api/zoo/hosts``, ``/api/zoo/prefix``). All I/O goes through one
+:class:`~disconf_client.transport.Transport` (urllib3 pools by default; tests inject a
+``MockTransport``), so tests and production share every line of this module.
 
 Retries and failover, as the original client: each server is tried ``retry_times`` times with
 ``retry_sleep`` seconds between tries, then the next server of the list. Any status other than
 200, a connection error, a malformed envelope or an integrity failure counts as a failed try.
 When the server sends an ``ETag`` (the quoted MD5 of the body) the body is checked against it;
 a mismatch is retried and never returned. An item answer of ``status: 0`` ("cannot find this
-config") is definitive: :class:`~disconf_client.errors.ConfigNotFoundError`, no retry.
+config") is definitive: :class:`~disconf_client.errors.ConfigNotFoundError`, no retry. An
+answer above ``max_config_bytes`` is refused (the next server is asked, the same one is not
+asked again for this download): :class:`~disconf_client.errors.ResponseTooLargeError`.
 
-Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
+Dead servers during a start: inside :meth:`ConfigFetcher.start_round` (the client uses it for an
+AUTO start) a server that refuses the connection or does not answer within ``http_timeout`` is
+remembered as down and not asked again until the round ends, by this or any other config: a
+start against a dead or mute server list costs one timeout per server, not one retry round per
+config. Outside a round (SERVER mode, background retries) every try is made.
 
-Transport: with an injected ``requests.Session`` every request goes through it. Without one,
-plain ``http://`` servers are asked through a urllib3 connection pool with keep-alive (a fetch
-costs about half the CPU of one through ``requests``, which adds up when every client of a config
-re-fetches at once after a publish; ``bench/NOTES.md``); ``https://`` servers, or any server when
-a proxy is configured in the environment, go through a ``requests.Session`` (TLS verification,
-proxies and ``no_proxy`` as ``requests`` does them). urllib3 replaces a pooled connection the
-server closed while it was idle (gunicorn drops idle ones after a few seconds); one the server
-closes just as it is reused is re-sent once at once, not counted as a failed try. Connection
-errors, timeouts and malformed answers are failed tries like any other.
+Every request carries ``X-Disconf-Read-Token`` when a ``read_token`` is set (the token is never
+logged). Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
 """
 
 from __future__ import annotations
@@ -29,82 +29,39 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import urllib.request
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-from urllib.parse import urlencode, urlsplit
-
-import requests
-import urllib3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from disconf_core import Coordinates, content_md5, unquote_etag, validate_config_name
 
-from .errors import ConfigNotFoundError, FetchError, IntegrityError
+from .errors import (
+    ConfigNotFoundError,
+    FetchError,
+    IntegrityError,
+    ResponseTooLargeError,
+    ServerUnreachableError,
+)
+from .transport import HTTPTransport, Request, Response, Transport
 
-__all__ = ["ConfigFetcher"]
+__all__ = [
+    "DEFAULT_MAX_CONFIG_BYTES",
+    "DEFAULT_TRANSFER_TIMEOUT",
+    "READ_TOKEN_HEADER",
+    "ConfigFetcher",
+]
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
 
-
-class _Headers(Protocol):
-    def get(self, name: str, /) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """What the fetcher needs of an HTTP answer, whichever transport fetched it."""
-
-    status: int
-    headers: _Headers
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-
-class _Pool:
-    """Keep-alive connections to plain-HTTP servers, pooled by urllib3 (see the module doc)."""
-
-    def __init__(self, timeout: float) -> None:
-        # No retries inside urllib3: every failure is one of the fetcher's counted tries.
-        # urllib3 itself replaces a pooled connection the server has closed while it was idle.
-        self._manager = urllib3.PoolManager(
-            num_pools=16, maxsize=4, timeout=urllib3.Timeout(total=timeout), retries=False
-        )
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
-        with self._lock:
-            if self._closed:
-                raise FetchError("the client is closing")
-        url = f"{server}{path}"
-        if params:
-            url += "?" + urlencode(params)
-        try:
-            response = self._manager.request("GET", url, headers={"Accept": "*/*"})
-        except urllib3.exceptions.ProtocolError:
-            # The server closed a pooled keep-alive connection just as it was reused (urllib3
-            # only notices a close that arrived before the request): re-send this GET once.
-            response = self._manager.request("GET", url, headers={"Accept": "*/*"})
-        return _Answer(response.status, response.headers, response.data)
-
-    def close(self) -> None:
-        """Close every pooled connection; later requests fail (we are closing)."""
-        with self._lock:
-            self._closed = True
-        self._manager.clear()
-
-
-def _lightweight(server: str) -> bool:
-    """Plain HTTP with no proxy configured in the environment."""
-    if urlsplit(server).scheme != "http":
-        return False
-    proxies = urllib.request.getproxies()
-    return not (proxies.get("http") or proxies.get("all"))
+DEFAULT_MAX_CONFIG_BYTES = 1024 * 1024
+"""The server's default ``MAX_CONFIG_BYTES``: no config it accepts is larger."""
+DEFAULT_TRANSFER_TIMEOUT = 30.0
+"""Seconds one whole download may take (headers and body), whatever ``http_timeout`` is."""
+READ_TOKEN_HEADER = "X-Disconf-Read-Token"
+_ENVELOPE_OVERHEAD = 4096  # status/message around an item's value
 
 
 class ConfigFetcher:
@@ -114,35 +71,60 @@ class ConfigFetcher:
         self,
         servers: Sequence[str],
         *,
-        session: requests.Session | None = None,
+        transport: Transport | None = None,
         retry_times: int = 3,
         retry_sleep: float = 2.0,
         timeout: float = 5.0,
+        max_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
+        transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
+        read_token: str | None = None,
     ) -> None:
         if not servers:
             raise ValueError("ConfigFetcher needs at least one server")
         self.servers = tuple(server.rstrip("/") for server in servers)
-        self._injected = session is not None
-        self.session = session if session is not None else requests.Session()
-        self._light = {s for s in self.servers if not self._injected and _lightweight(s)}
-        self._pool = _Pool(timeout)
+        self.transport: Transport = transport if transport is not None else HTTPTransport()
         self.retry_times = max(1, retry_times)
         self.retry_sleep = retry_sleep
         self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.transfer_timeout = transfer_timeout
+        self._headers = {READ_TOKEN_HEADER: read_token} if read_token else {}
         self._closed = threading.Event()
         self._preferred = 0  # index of the server that answered last
+        self._dead: dict[str, str] | None = None  # inside start_round: server -> why
+        self._down_since: float | None = None  # every server failed (monotonic time)
+        self._etags: dict[str, str] = {}  # the last ETag of each config's download
 
     def close(self) -> None:
         """Interrupt any retry sleep; later calls fail at once."""
         self._closed.set()
-        self._pool.close()
+        self.transport.close()
+
+    @contextmanager
+    def start_round(self) -> Iterator[None]:
+        """Remember a server that refuses or does not answer until the block ends (see above)."""
+        self._dead = {}
+        try:
+            yield
+        finally:
+            self._dead = None
+
+    @property
+    def dead_servers(self) -> dict[str, str]:
+        """Inside a start round: the servers given up on, and why."""
+        return dict(self._dead or {})
 
     def _try_all(self, what: str, attempt: Callable[[str], R]) -> R:
         failures: list[str] = []
-        integrity_only = True
+        errors: list[FetchError] = []
         order = list(range(self._preferred, len(self.servers))) + list(range(self._preferred))
-        for index in order:
+        for position, index in enumerate(order):
             server = self.servers[index]
+            dead = self._dead
+            if dead is not None and server in dead:
+                failures.append(f"{server}: not asked, it {dead[server]} earlier in this start")
+                errors.append(ServerUnreachableError(server, refused=dead[server] == "refused"))
+                continue
             for number in range(1, self.retry_times + 1):
                 if self._closed.is_set():
                     raise FetchError(f"{what}: the client is closing")
@@ -150,15 +132,9 @@ class ConfigFetcher:
                     result = attempt(server)
                 except ConfigNotFoundError:
                     raise
-                except (
-                    requests.RequestException,
-                    urllib3.exceptions.HTTPError,
-                    OSError,
-                    FetchError,
-                    ValueError,
-                ) as exc:
+                except (FetchError, OSError, ValueError) as exc:
                     failures.append(f"{server} try {number}: {exc}")
-                    integrity_only = integrity_only and isinstance(exc, IntegrityError)
+                    errors.append(exc if isinstance(exc, FetchError) else FetchError(str(exc)))
                     log.warning(
                         "%s from %s failed (try %d/%d): %s",
                         what,
@@ -167,27 +143,57 @@ class ConfigFetcher:
                         self.retry_times,
                         exc,
                     )
-                    last_try = number == self.retry_times and index == order[-1]
+                    if isinstance(exc, ServerUnreachableError) and dead is not None:
+                        dead[server] = "refused" if exc.refused else "did not answer"
+                        log.warning("%s is down: not asked again during this start", server)
+                        break
+                    if isinstance(exc, ResponseTooLargeError):
+                        break  # the same answer again: ask the next server
+                    last_try = number == self.retry_times and position == len(order) - 1
                     if not last_try and self.retry_sleep > 0:
                         self._closed.wait(self.retry_sleep)
                     continue
                 self._preferred = index
+                if self._down_since is not None:
+                    log.warning(
+                        "the Disconf server %s answers again (after %.1f s without an answer)",
+                        server,
+                        time.monotonic() - self._down_since,
+                    )
+                    self._down_since = None
                 return result
-        error = IntegrityError if failures and integrity_only else FetchError
-        raise error(f"{what} failed on every server: " + "; ".join(failures))
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        raise _combined(errors, f"{what} failed on every server: " + "; ".join(failures))
 
-    def _get(self, server: str, path: str, params: dict[str, str]) -> _Answer:
-        if server in self._light:
-            answer = self._pool.get(server, path, params)
-        else:
-            response = self.session.get(f"{server}{path}", params=params, timeout=self.timeout)
-            answer = _Answer(response.status_code, response.headers, response.content)
-        if answer.status != 200:
+    def _get(
+        self,
+        server: str,
+        path: str,
+        params: dict[str, str],
+        max_bytes: int,
+        extra_headers: dict[str, str] | None = None,
+        *,
+        not_modified: bool = False,
+    ) -> Response:
+        url = f"{server}{path}"
+        if params:
+            url += "?" + urlencode(params)
+        request = Request(
+            "GET",
+            url,
+            headers={**self._headers, **(extra_headers or {})},
+            max_bytes=max_bytes,
+            timeout=self.timeout,
+            transfer_timeout=self.transfer_timeout,
+        )
+        answer = self.transport.handle(request)
+        if answer.status != 200 and not (not_modified and answer.status == 304):
             raise FetchError(f"HTTP {answer.status}")
         return answer
 
     @staticmethod
-    def _check_etag(answer: _Answer, value: str | None = None) -> None:
+    def _check_etag(answer: Response, value: str | None = None) -> None:
         """Check the ETag (if any) against the body, or for an envelope against its value."""
         etag = answer.headers.get("ETag")
         if etag:
@@ -197,8 +203,24 @@ class ConfigFetcher:
                 what = "body" if value is None else "value"
                 raise IntegrityError(f"{what} MD5 {actual} does not match the ETag MD5 {expected}")
 
-    def _envelope(self, server: str, path: str, params: dict[str, str]) -> str:
-        answer = self._get(server, path, params)
+    def _conditional(self, cache_key: str | None) -> dict[str, str]:
+        etag = self._etags.get(cache_key) if cache_key is not None else None
+        return {"If-None-Match": etag} if etag else {}
+
+    def _envelope(
+        self,
+        server: str,
+        path: str,
+        params: dict[str, str],
+        *,
+        cache_key: str | None = None,
+        conditional: bool = False,
+    ) -> str | None:
+        limit = self.max_bytes * 6 + _ENVELOPE_OVERHEAD  # JSON may escape a byte as \uXXXX
+        extra = self._conditional(cache_key) if conditional else {}
+        answer = self._get(server, path, params, limit, extra, not_modified=bool(extra))
+        if answer.status == 304:
+            return None
         try:
             payload: Any = json.loads(answer.body)
         except ValueError as exc:
@@ -210,46 +232,93 @@ class ConfigFetcher:
             raise ConfigNotFoundError(f"{path} {params}: the server answered {message!r}")
         value = payload.get("value")
         text = "" if value is None else str(value)
+        if len(text.encode("utf-8", errors="replace")) > self.max_bytes:
+            raise ResponseTooLargeError(
+                f"the value of {path} {params.get('key', '')!r} is above max_config_bytes="
+                f"{self.max_bytes}; refused"
+            )
         self._check_etag(answer, text)
+        self._remember(cache_key, answer)
         return text
 
-    def fetch_file(self, coords: Coordinates, name: str) -> bytes:
-        """The raw bytes of file ``name`` (ETag-checked)."""
+    def _remember(self, cache_key: str | None, answer: Response) -> None:
+        etag = answer.headers.get("ETag")
+        if cache_key is not None:
+            if etag:
+                self._etags[cache_key] = etag
+            else:
+                self._etags.pop(cache_key, None)
+
+    def fetch_file(self, coords: Coordinates, name: str, *, conditional: bool = False) -> bytes:
+        """The raw bytes of file ``name`` (ETag-checked).
+
+        ``conditional=True`` sends ``If-None-Match`` with the ETag of the last download of this
+        file; a ``304`` then raises :class:`NotModified` (nothing to apply)."""
         validate_config_name(name, "file")
         params = _params(coords, key=name, type="0")
+        cache_key = f"file {coords} {name}"
 
         def attempt(server: str) -> bytes:
-            answer = self._get(server, "/api/config/file", params)
+            extra = self._conditional(cache_key) if conditional else {}
+            answer = self._get(
+                server, "/api/config/file", params, self.max_bytes, extra, not_modified=bool(extra)
+            )
+            if answer.status == 304:
+                raise NotModified(name)
             self._check_etag(answer)
+            self._remember(cache_key, answer)
             return answer.body
 
         return self._try_all(f"download of file {name!r} ({coords})", attempt)
 
-    def fetch_item(self, coords: Coordinates, key: str) -> str:
-        """The value string of item ``key``."""
+    def fetch_item(self, coords: Coordinates, key: str, *, conditional: bool = False) -> str:
+        """The value string of item ``key`` (``conditional``: as :meth:`fetch_file`)."""
         validate_config_name(key, "item")
         params = _params(coords, key=key, type="1")
-        return self._try_all(
-            f"download of item {key!r} ({coords})",
-            lambda server: self._envelope(server, "/api/config/item", params),
-        )
+        cache_key = f"item {coords} {key}"
+
+        def attempt(server: str) -> str:
+            text = self._envelope(
+                server, "/api/config/item", params, cache_key=cache_key, conditional=conditional
+            )
+            if text is None:
+                raise NotModified(key)
+            return text
+
+        return self._try_all(f"download of item {key!r} ({coords})", attempt)
+
+    def _discover(self, path: str) -> str:
+        def attempt(server: str) -> str:
+            return self._envelope(server, path, {}) or ""
+
+        return self._try_all(f"ZooKeeper discovery ({path})", attempt)
 
     def zoo_hosts(self) -> str:
         """The ZooKeeper connect string the server announces."""
-        value = self._try_all(
-            "ZooKeeper discovery (/api/zoo/hosts)",
-            lambda server: self._envelope(server, "/api/zoo/hosts", {}),
-        )
+        value = self._discover("/api/zoo/hosts")
         if not value.strip():
             raise FetchError("the server announced an empty ZooKeeper host list")
         return value.strip()
 
     def zoo_prefix(self) -> str:
         """The ZooKeeper root prefix the server announces (e.g. ``/disconf``)."""
-        return self._try_all(
-            "ZooKeeper discovery (/api/zoo/prefix)",
-            lambda server: self._envelope(server, "/api/zoo/prefix", {}),
-        ).strip()
+        return self._discover("/api/zoo/prefix").strip()
+
+
+class NotModified(Exception):  # noqa: N818 - a signal, not an error
+    """A conditional download answered ``304``: the config did not change."""
+
+
+def _combined(errors: list[FetchError], message: str) -> FetchError:
+    """The error for "every try failed": of the failures' common class, if they share one."""
+    kinds = {type(error) for error in errors}
+    if len(kinds) != 1:
+        return FetchError(message)
+    kind = kinds.pop()
+    if kind is ServerUnreachableError:
+        refused = all(getattr(error, "refused", False) for error in errors)
+        return ServerUnreachableError(message, refused=refused)
+    return kind(message)
 
 
 def _params(coords: Coordinates, **extra: str) -> dict[str, str]:

@@ -7,14 +7,20 @@ Sources, highest precedence first:
    ``DISCONF_VERSION``, ``DISCONF_SERVERS``, ``DISCONF_DOWNLOAD_DIR``, ``DISCONF_MODE``,
    ``DISCONF_IGNORE``, ``DISCONF_OVERRIDE_DIR``, ``DISCONF_LOCAL_DIR``,
    ``DISCONF_RETRY_TIMES``, ``DISCONF_RETRY_SLEEP``, ``DISCONF_RECHECK_INTERVAL``,
-   ``DISCONF_ZK_HOSTS``, ``DISCONF_ZK_PREFIX``, ``DISCONF_HTTP_TIMEOUT``);
+   ``DISCONF_ZK_HOSTS``, ``DISCONF_ZK_PREFIX``, ``DISCONF_HTTP_TIMEOUT``,
+   ``DISCONF_TRANSFER_TIMEOUT``, ``DISCONF_MAX_CONFIG_BYTES``, ``DISCONF_CALLBACK_WARN_AFTER``,
+   ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``);
 3. a ``disconf.properties`` file (``DISCONF_PROPERTIES`` or ``properties_file=`` names it, else
    ``./disconf.properties`` if it exists), with the original Java client's keys, each with or
    without the ``disconf.`` prefix: ``conf_server_host``, ``app``, ``version``, ``env``,
    ``enable.remote.conf``, ``ignore``, ``conf_server_url_retry_times``,
    ``conf_server_url_retry_sleep_seconds``, ``user_define_download_dir`` (plus our own names);
 4. defaults (``DEFAULT_VERSION``, ``DEFAULT_ENV``, mode ``auto``, ``./disconf/download``, 3 tries,
-   2 s between tries, a safety-net check every 300 s).
+   2 s between tries, a safety-net check every 300 s, 5 s per connect or read, 30 s per whole
+   download, 1 MiB per config as the server's default ``MAX_CONFIG_BYTES``, a callback reported
+   after 10 s, 8 callback threads, no read token).
+
+The read token is a secret: it is left out of ``repr()`` and never logged.
 
 A missing app, or a missing server list in a mode that needs one, raises
 :class:`~disconf_client.errors.SettingsError` naming the setting and every place it can be set.
@@ -87,6 +93,11 @@ class ClientSettings:
     http_timeout: float = 5.0
     zk_hosts: str | None = None
     zk_prefix: str | None = None
+    transfer_timeout: float = 30.0
+    max_config_bytes: int = 1024 * 1024
+    callback_warn_after: float = 10.0
+    callback_threads: int = 8
+    read_token: str | None = field(default=None, repr=False)
 
     @property
     def coordinates(self) -> Coordinates:
@@ -116,6 +127,11 @@ _FILE_KEYS: dict[str, tuple[str, ...]] = {
     "http_timeout": ("http_timeout",),
     "zk_hosts": ("zk_hosts",),
     "zk_prefix": ("zk_prefix",),
+    "transfer_timeout": ("transfer_timeout",),
+    "max_config_bytes": ("max_config_bytes",),
+    "callback_warn_after": ("callback_warn_after",),
+    "callback_threads": ("callback_threads",),
+    "read_token": ("read_token",),
 }
 
 
@@ -157,12 +173,18 @@ def _parse_servers(value: str | list[str] | tuple[str, ...], origin: str) -> tup
 
 def _convert(name: str, raw: Any, origin: str) -> Any:
     try:
-        if name in ("retry_times",):
+        if name in ("retry_times", "max_config_bytes", "callback_threads"):
             number = raw if isinstance(raw, int) else to_int(str(raw))
             if number < 1:
                 raise ValueError(f"must be at least 1, got {raw!r}")
             return number
-        if name in ("retry_sleep", "recheck_interval", "http_timeout"):
+        if name in (
+            "retry_sleep",
+            "recheck_interval",
+            "http_timeout",
+            "transfer_timeout",
+            "callback_warn_after",
+        ):
             seconds = float(raw) if isinstance(raw, (int, float)) else to_float(str(raw))
             if seconds < 0 or (name != "retry_sleep" and seconds == 0):
                 raise ValueError(f"must be positive, got {raw!r}")
@@ -186,6 +208,9 @@ def _convert(name: str, raw: Any, origin: str) -> Any:
             return raw if isinstance(raw, bool) else to_bool(str(raw))
         if name == "zk_prefix":
             return normalize_prefix(str(raw))
+        if name == "read_token":
+            token = str(raw).strip()
+            return token or None
         return str(raw).strip() if isinstance(raw, str) else raw
     except SettingsError:
         raise

@@ -70,7 +70,7 @@ class Harness:
         client = DisconfClient(
             configs,
             settings=self.settings(**kwargs),
-            session=self.server.session(),
+            transport=self.server.transport(),
             **client_kwargs,
         )
         self.clients.append(client)

@@ -1,26 +1,29 @@
-"""A fake Disconf server mounted into a ``requests.Session`` (unit tests; no sockets)."""
+"""A fake Disconf server behind a ``MockTransport`` (unit tests; no sockets).
+
+The client under test runs its production fetcher, transport protocol and size rule; only the
+bytes on the wire are replaced by :meth:`FakeDisconfServer.handle`.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from urllib.parse import parse_qs, urlsplit
 
-import requests
-from requests.adapters import BaseAdapter
-
+from disconf_client.errors import ServerUnreachableError
+from disconf_client.transport import MockTransport, Request, Response
 from disconf_core import quoted_etag
 
 
-class FakeDisconfServer(BaseAdapter):
+class FakeDisconfServer:
     """Serves ``files``/``items`` like the protocol's client endpoints.
 
-    ``down = True`` makes every request fail with a connection error; ``corrupt_etag`` sends a
-    wrong ETag for the next N file downloads; ``requests_seen`` records every URL.
+    ``down = True`` makes every request fail as a refused connection; ``corrupt_etag`` sends a
+    wrong ETag for the next N file downloads; ``requests_seen`` records every URL and
+    ``headers_seen`` every request's headers; ``honour_if_none_match`` answers 304 to a matching
+    ``If-None-Match`` (as the server does).
     """
 
     def __init__(self, zk_hosts: str = "127.0.0.1:1", prefix: str = "/disconf") -> None:
-        super().__init__()
         self.files: dict[str, bytes] = {}
         self.items: dict[str, str] = {}
         self.zk_hosts = zk_hosts
@@ -28,64 +31,55 @@ class FakeDisconfServer(BaseAdapter):
         self.down = False
         self.corrupt_etag = 0
         self.send_etag = True
+        self.honour_if_none_match = True
         self.requests_seen: list[str] = []
+        self.headers_seen: list[dict[str, str]] = []
+        self.not_modified = 0
         self._lock = threading.Lock()
 
-    def session(self) -> requests.Session:
-        session = requests.Session()
-        session.mount("http://fake", self)
-        return session
+    def transport(self) -> MockTransport:
+        return MockTransport(self.handle)
 
-    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
-        url = request.url or ""
+    def handle(self, request: Request) -> Response:
+        url = request.url
         with self._lock:
             self.requests_seen.append(url)
+            self.headers_seen.append(dict(request.headers))
             if self.down:
-                raise requests.ConnectionError(f"fake server down: {url}")
-            parts = urlsplit(url)
-            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            if parts.path == "/api/zoo/hosts":
-                return self._envelope(request, self.zk_hosts)
-            if parts.path == "/api/zoo/prefix":
-                return self._envelope(request, self.prefix)
-            if parts.path == "/api/config/item":
+                raise ServerUnreachableError(f"fake server down: {url}", refused=True)
+            query = request.params
+            if request.path == "/api/zoo/hosts":
+                return self._envelope(self.zk_hosts)
+            if request.path == "/api/zoo/prefix":
+                return self._envelope(self.prefix)
+            if request.path == "/api/config/item":
                 key = query.get("key", "")
                 if key not in self.items:
-                    return self._response(
-                        request, 200, b'{"status":0,"message":"cannot find this config","value":""}'
+                    return Response(
+                        200, {}, b'{"status":0,"message":"cannot find this config","value":""}'
                     )
-                return self._envelope(request, self.items[key])
-            if parts.path == "/api/config/file":
+                return self._conditional(request, self._envelope(self.items[key]))
+            if request.path == "/api/config/file":
                 name = query.get("key", "")
                 if name not in self.files:
-                    return self._response(request, 404, b"")
+                    return Response(404)
                 body = self.files[name]
                 etag = quoted_etag(body)
                 if self.corrupt_etag > 0:
                     self.corrupt_etag -= 1
                     etag = quoted_etag(body + b"x")
                 headers = {"ETag": etag} if self.send_etag else {}
-                return self._response(request, 200, body, headers)
-            return self._response(request, 404, b"")
+                return self._conditional(request, Response(200, headers, body))
+            return Response(404)
 
-    def _envelope(self, request: requests.PreparedRequest, value: str) -> requests.Response:
-        body = json.dumps({"status": 1, "message": "", "value": value}).encode()
-        return self._response(request, 200, body)
-
-    @staticmethod
-    def _response(
-        request: requests.PreparedRequest,
-        status: int,
-        body: bytes,
-        headers: dict[str, str] | None = None,
-    ) -> requests.Response:
-        response = requests.Response()
-        response.status_code = status
-        response._content = body
-        response.headers.update(headers or {})
-        response.request = request
-        response.url = request.url or ""
+    def _conditional(self, request: Request, response: Response) -> Response:
+        etag = response.headers.get("ETag")
+        if self.honour_if_none_match and etag and request.headers.get("If-None-Match") == etag:
+            self.not_modified += 1
+            return Response(304, {"ETag": etag})
         return response
 
-    def close(self) -> None:
-        pass
+    @staticmethod
+    def _envelope(value: str) -> Response:
+        body = json.dumps({"status": 1, "message": "", "value": value}).encode()
+        return Response(200, {"ETag": quoted_etag(value.encode("utf-8"))}, body)

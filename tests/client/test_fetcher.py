@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from disconf_client import ConfigFetcher, ConfigNotFoundError, FetchError, IntegrityError
+from disconf_client.transport import MockTransport, Request, Response
 from disconf_core import Coordinates
 from tests.client.fakes import FakeDisconfServer
 
@@ -10,7 +11,7 @@ COORDS = Coordinates("app", "1_0", "prod")
 
 
 def make(server: FakeDisconfServer, servers: tuple[str, ...] = ("http://fake",)) -> ConfigFetcher:
-    return ConfigFetcher(servers, session=server.session(), retry_times=3, retry_sleep=0)
+    return ConfigFetcher(servers, transport=server.transport(), retry_times=3, retry_sleep=0)
 
 
 def test_file_item_and_discovery() -> None:
@@ -30,10 +31,12 @@ def test_retries_then_failover_to_next_server() -> None:
     server.files["a"] = b"x"
     dead = FakeDisconfServer()
     dead.down = True
-    session = server.session()
-    session.mount("http://down", dead)
+
+    def route(request: Request) -> Response:
+        return (dead if request.url.startswith("http://down") else server).handle(request)
+
     fetcher = ConfigFetcher(
-        ("http://down", "http://fake"), session=session, retry_times=2, retry_sleep=0
+        ("http://down", "http://fake"), transport=MockTransport(route), retry_times=2, retry_sleep=0
     )
     assert fetcher.fetch_file(COORDS, "a") == b"x"
     assert len(dead.requests_seen) == 2 and len(server.requests_seen) == 1

@@ -1,6 +1,6 @@
-"""The fetcher's keep-alive urllib3 pool (plain HTTP, no proxy, no injected session), against a
-real HTTP/1.1 server on 127.0.0.1: connection reuse, a keep-alive connection the server dropped,
-a path prefix, errors as failed tries, close(); and when ``requests`` is used instead."""
+"""The fetcher's default transport (urllib3 pools, the one production uses), against a real
+HTTP/1.1 server on 127.0.0.1: connection reuse, a keep-alive connection the server dropped, a
+path prefix, errors as failed tries, close(); a ProxyManager when a proxy is configured."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 
 from disconf_client.errors import FetchError
 from disconf_client.fetcher import ConfigFetcher
+from disconf_client.transport import HTTPTransport
 from disconf_core import Coordinates, content_md5
 from disconf_web.embedded_zookeeper import free_port
 
@@ -72,7 +72,8 @@ def url(server: _Server, prefix: str = "") -> str:
 def test_keep_alive_connection_is_reused(server: _Server) -> None:
     fetcher = ConfigFetcher([url(server)], retry_times=1, retry_sleep=0)
     try:
-        assert url(server) in fetcher._light
+        assert isinstance(fetcher.transport, HTTPTransport)
+        assert not fetcher.transport.uses_proxy(url(server))
         for _ in range(3):
             assert fetcher.fetch_item(COORDS, "rate") == "0.5"
         assert server.connections == 1
@@ -132,19 +133,25 @@ def test_threads_share_the_pool_and_close_ends_it(server: _Server) -> None:
     assert answers == ["0.5"] * 4
     assert 1 <= server.connections <= 4  # pooled: at most maxsize connections per server
     fetcher.close()
-    assert len(fetcher._pool._manager.pools) == 0  # every pooled connection closed
+    assert isinstance(fetcher.transport, HTTPTransport)
+    assert fetcher.transport.open_pools == 0  # every pooled connection closed
     with pytest.raises(FetchError, match="closing"):
         fetcher.fetch_item(COORDS, "rate")
 
 
-def test_requests_is_used_for_https_proxies_and_injected_sessions(
+def test_a_proxy_from_the_environment_goes_through_a_proxy_manager(
     server: _Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert ConfigFetcher(["https://conf.example"])._light == set()
-    session = requests.Session()
-    injected = ConfigFetcher([url(server)], session=session, retry_times=1, retry_sleep=0)
-    assert injected._light == set()
-    assert injected.fetch_item(COORDS, "rate") == "0.5"  # through requests
-    session.close()
-    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
-    assert ConfigFetcher([url(server)])._light == set()
+    """The proxy here is the test server itself: a forward proxy receives the absolute URL."""
+    transport = HTTPTransport()
+    assert not transport.uses_proxy("https://conf.example")
+    monkeypatch.setenv("HTTP_PROXY", url(server))
+    monkeypatch.setenv("NO_PROXY", "bypassed.example")
+    assert transport.uses_proxy("http://conf.example:8080")
+    assert not transport.uses_proxy("http://bypassed.example")
+    fetcher = ConfigFetcher(["http://conf.example:8080"], transport=transport, retry_times=1)
+    try:
+        assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+        assert server.requests_seen[-1].startswith("http://conf.example:8080/api/config/item?")
+    finally:
+        fetcher.close()

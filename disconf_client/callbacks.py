@@ -1,0 +1,257 @@
+"""Where change callbacks run: one serial lane per config, on a bounded pool of threads.
+
+The client's worker thread fetches and swaps values in; it never runs user code. It hands each
+:class:`~disconf_client.binding.ChangeEvent` to :class:`CallbackLanes`, which guarantees:
+
+* **order per config**: the callbacks of one config run one event at a time, in the order the
+  revisions were applied, and for one event in registration order (``@on_change`` functions,
+  then the client's catch-all listeners);
+* **isolation between configs**: different configs' lanes run on different threads, so a
+  callback that hangs holds back only later events of its own config. Values (class attributes,
+  ``snapshot()``) keep flowing to every config, the hung one included;
+* **a bounded thread count**: at most ``callback_threads`` lanes run at once (threads are
+  started on demand and kept until ``close()``). When that many callbacks hang at once, other
+  configs' events wait for a free thread; their values are still applied;
+* **bounded memory**: a lane holds at most ``MAX_PENDING`` waiting events; beyond that the two
+  newest are merged into one (``old`` of the first, ``new`` of the last, the union of the keys
+  changed), so a callback stuck for hours does not grow memory without bound;
+* **no user code kills a thread**: whatever a callback raises (``BaseException`` included, e.g.
+  ``asyncio.CancelledError``) is logged with its traceback and counted; the lane goes on;
+* **a callback that runs too long is reported**: after ``warn_after`` seconds a warning names
+  its qualified name, the config and the time so far (once per call), ``on_slow`` is called
+  (the client counts ``stats.slow_callbacks``), and its return is logged with the total time.
+
+A monitor thread checks the running callbacks every ``min(1, warn_after / 4)`` seconds.
+``close()`` stops the lanes; it waits at most ``CLOSE_WAIT`` seconds per thread, so a hung
+callback cannot hang ``close()`` (its daemon thread is abandoned).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .binding import ChangeEvent
+
+__all__ = ["CLOSE_WAIT", "MAX_PENDING", "CallbackLanes", "callback_name"]
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 100
+"""Events one config's lane keeps waiting behind a running callback before merging."""
+CLOSE_WAIT = 2.0
+"""Seconds ``close()`` waits for each callback thread."""
+
+Callback = Callable[[ChangeEvent[Any]], object]
+
+
+def callback_name(callback: object) -> str:
+    """``module.Qualified.name`` of a callback (its ``repr`` if it has none)."""
+    qualname = getattr(callback, "__qualname__", None)
+    module = getattr(callback, "__module__", None)
+    if qualname is None:
+        return repr(callback)
+    return f"{module}.{qualname}" if module else str(qualname)
+
+
+@dataclass
+class _Job:
+    event: ChangeEvent[Any]
+    callbacks: tuple[Callback, ...]
+
+
+@dataclass
+class _Lane:
+    jobs: deque[_Job] = field(default_factory=deque)
+    busy: bool = False  # queued as ready or running
+
+
+@dataclass
+class _Running:
+    name: str
+    label: str
+    started: float
+    reported: bool = False
+
+
+class CallbackLanes:
+    """Runs callbacks per config; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        max_threads: int,
+        warn_after: float,
+        on_error: Callable[[str], None] = lambda message: None,
+        on_slow: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.max_threads = max(1, max_threads)
+        self.warn_after = warn_after
+        self._on_error = on_error
+        self._on_slow = on_slow
+        self._cond = threading.Condition()
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._ready: deque[Hashable] = deque()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._running: dict[int, _Running] = {}
+        self._closed = False
+        self._monitor: threading.Thread | None = None
+        self._stopped = threading.Event()  # wakes the monitor at close()
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def submit(
+        self, lane: Hashable, event: ChangeEvent[Any], callbacks: Sequence[Callback]
+    ) -> None:
+        """Queue ``event`` for ``callbacks`` on ``lane`` (a config); returns at once."""
+        if not callbacks:
+            return
+        with self._cond:
+            if self._closed:
+                return
+            state = self._lanes.setdefault(lane, _Lane())
+            state.jobs.append(_Job(event, tuple(callbacks)))
+            if len(state.jobs) > MAX_PENDING:
+                newest = state.jobs.pop()
+                older = state.jobs.pop()
+                state.jobs.append(_merge(older, newest))
+            if not state.busy:
+                state.busy = True
+                self._ready.append(lane)
+                if self._idle == 0 and len(self._threads) < self.max_threads:
+                    self._spawn()
+                self._cond.notify()
+            if self._monitor is None:
+                self._monitor = threading.Thread(
+                    target=self._watch, name="disconf-callback-monitor", daemon=True
+                )
+                self._monitor.start()
+
+    def pending(self) -> int:
+        """Events waiting or running in every lane."""
+        with self._cond:
+            return sum(len(lane.jobs) for lane in self._lanes.values()) + len(self._running)
+
+    def running(self) -> list[tuple[str, str, float]]:
+        """The callbacks running now: (qualified name, config, seconds so far)."""
+        now = time.monotonic()
+        with self._cond:
+            return [(r.name, r.label, now - r.started) for r in self._running.values()]
+
+    def close(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._ready.clear()
+            self._lanes.clear()
+            self._cond.notify_all()
+            self._stopped.set()
+            threads = list(self._threads)
+            monitor = self._monitor
+        for thread in [*threads, *([monitor] if monitor else [])]:
+            if thread is not threading.current_thread():
+                thread.join(timeout=CLOSE_WAIT)
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        number = len(self._threads) + 1
+        thread = threading.Thread(
+            target=self._serve, name=f"disconf-callback-{number}", daemon=True
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ready and not self._closed:
+                    self._idle += 1
+                    self._cond.wait()
+                    self._idle -= 1
+                if self._closed:
+                    return
+                key = self._ready.popleft()
+                lane = self._lanes[key]
+                job = lane.jobs.popleft()
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    if lane.jobs and not self._closed:
+                        self._ready.append(key)  # to the back: lanes take turns
+                        self._cond.notify()
+                    else:
+                        lane.busy = False
+
+    def _run(self, job: _Job) -> None:
+        event = job.event
+        label = f"{event.kind.segment} {event.name!r}"
+        ident = threading.get_ident()
+        for callback in job.callbacks:
+            name = callback_name(callback)
+            running = _Running(name, label, time.monotonic())
+            with self._cond:
+                if self._closed:
+                    return
+                self._running[ident] = running
+            try:
+                callback(event)
+            except BaseException as exc:  # noqa: BLE001 - user code never kills a client thread
+                self._on_error(f"{name}: {exc!r}")
+                log.error(
+                    "change callback %s raised for %s (the other callbacks still run)",
+                    name,
+                    label,
+                    exc_info=(type(exc), exc, exc.__traceback__),
+                )
+            finally:
+                with self._cond:
+                    self._running.pop(ident, None)
+                if running.reported:
+                    log.warning(
+                        "change callback %s for %s returned after %.1f s",
+                        name,
+                        label,
+                        time.monotonic() - running.started,
+                    )
+
+    def _watch(self) -> None:
+        """Report callbacks running longer than ``warn_after`` (the monitor thread)."""
+        interval = min(1.0, max(0.01, self.warn_after / 4))
+        while not self._stopped.wait(interval):
+            with self._cond:
+                now = time.monotonic()
+                slow = [
+                    r
+                    for r in self._running.values()
+                    if not r.reported and now - r.started >= self.warn_after
+                ]
+                for running in slow:
+                    running.reported = True
+            for running in slow:
+                elapsed = now - running.started
+                log.warning(
+                    "change callback %s for %s has been running for %.1f s (callback_warn_after="
+                    "%s s); later events of this config wait for it, other configs do not",
+                    running.name,
+                    running.label,
+                    elapsed,
+                    self.warn_after,
+                )
+                self._on_slow(f"{running.name} for {running.label}: {elapsed:.1f} s")
+
+
+def _merge(older: _Job, newest: _Job) -> _Job:
+    """One event standing for two consecutive ones of the same config."""
+    first, last = older.event, newest.event
+    changed = frozenset(first.changed | last.changed)
+    callbacks = tuple(dict.fromkeys([*older.callbacks, *newest.callbacks]))
+    return _Job(replace(last, old=first.old, changed=changed), callbacks)
