@@ -24,6 +24,7 @@ says "self-check unavailable" (see :mod:`disconf_web.ui.selfcheck`).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -83,6 +84,25 @@ def _epoch(value: float | None) -> str:
     if value is None:
         return ""
     return _when(datetime.fromtimestamp(value, timezone.utc).replace(tzinfo=None))
+
+
+@bp.app_template_filter("detail_pairs")
+def _detail_pairs(value: str | None) -> list[tuple[str, str]]:
+    """An audit event's ``detail`` (a JSON object) as readable (key, value) pairs: strings as
+    they are, anything else as compact JSON; text that is not a JSON object is one pair with
+    an empty key."""
+    if not value:
+        return []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [("", value)]
+    if not isinstance(parsed, dict):
+        return [("", value)]
+    return [
+        (str(key), item if isinstance(item, str) else json.dumps(item, ensure_ascii=False))
+        for key, item in parsed.items()
+    ]
 
 
 @bp.app_template_filter("size")
