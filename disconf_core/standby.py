@@ -19,6 +19,10 @@ An election lives at ``<prefix>/<app>_<version>_<env>/standby/<name>`` (see
 Pure: no I/O, no kazoo. :func:`parse_contenders` turns ``(node name, data)`` pairs read from
 ZooKeeper into ordered :class:`Contender` rows, tolerating foreign or damaged nodes (a node whose
 data is not ours still counts as a contender: it holds its place in the lock queue).
+
+The root of the master/standby exceptions, :class:`StandbyError`, lives here so that the data
+errors (:class:`StandbyDataError`, :class:`ContextTooLargeError`) and the client recipe's errors
+(:mod:`disconf_client.standby.errors`, which draws the whole tree) share it.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "JSONValue",
     "SavedContext",
     "StandbyDataError",
+    "StandbyError",
     "contender_data",
     "contender_token",
     "decode_context",
@@ -55,7 +60,11 @@ JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict
 _TOKEN = re.compile(r"__lock__(-?\d{10})$")
 
 
-class StandbyDataError(DisconfError, ValueError):
+class StandbyError(DisconfError):
+    """Root of every master/standby error (the tree: :mod:`disconf_client.standby.errors`)."""
+
+
+class StandbyDataError(StandbyError, ValueError):
     """A contender node's or context node's data is malformed, or a context cannot be encoded."""
 
 

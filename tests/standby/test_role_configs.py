@@ -10,8 +10,13 @@ import pytest
 from kazoo.client import KazooClient
 
 from disconf_client import disconf_file
-from disconf_client.standby import ActiveStandby, StandbyError, active_standby
-from disconf_client.standby_configs import RoleClient, RoleConfigs
+from disconf_client.standby import (
+    ActiveStandby,
+    RoleClient,
+    RoleConfigs,
+    StandbyError,
+    active_standby,
+)
 from tests.helpers import wait_until
 from tests.standby.conftest import COORDS, Recorder
 

@@ -1,8 +1,9 @@
 """``@active_standby``: the metadata a master/standby role holder carries (nothing else).
 
 The decorator only attaches a :class:`StandbySpec` (election name, per-role config classes) to
-the class; :meth:`disconf_client.standby.ActiveStandby.for_object` is what consumes it. Bare and
-called forms both work, and decorating a class twice raises ``TypeError``. No I/O happens here.
+the class; :meth:`~disconf_client.standby.election.ActiveStandby.for_object` is what consumes
+it. Bare and called forms both work, and decorating a class twice raises ``TypeError``. No I/O
+happens here.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def active_standby(
     ``on_become_standby(self)`` and ``on_lose_master(self)``; :meth:`ActiveStandby.for_object`
     wires an instance to an election. ``master_configs`` / ``standby_configs`` are
     ``@disconf_file``/``@disconf_item`` classes bound per role (see
-    :class:`~disconf_client.standby_configs.RoleConfigs`). Decorating a class twice raises
+    :class:`~disconf_client.standby.roles.RoleConfigs`). Decorating a class twice raises
     ``TypeError``.
     """
 

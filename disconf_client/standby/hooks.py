@@ -4,6 +4,12 @@
 election (from the kazoo listener or its worker) and run on a per-election thread, so a slow
 hook never blocks the kazoo event thread and hooks never overlap. A raising hook is logged with
 its traceback and the next one runs.
+
+Error Handling
+--------------
+Nothing here talks to ZooKeeper: SUSPENDED, LOST and restarts reach the hooks only as the
+``on_lose_master`` / ``on_become_*`` calls the election queues. ``stop(timeout)`` waits at most
+``timeout`` for the hook running now; a hook that never returns leaves a daemon thread behind.
 """
 
 from __future__ import annotations
@@ -15,8 +21,7 @@ from collections.abc import Callable
 
 __all__ = ["HookRunner"]
 
-# The records keep the recipe's logger name, so one logging setting covers the whole recipe.
-log = logging.getLogger("disconf_client.standby")
+log = logging.getLogger(__name__)
 
 
 class HookRunner:

@@ -6,18 +6,18 @@ variant (``job.standby.properties`` bound while standby)::
     roles = RoleConfigs(master=[JobConfig], standby=[JobStandbyConfig], app="billing", ...)
     election = ActiveStandby("billing-job", ..., role_configs=roles)
 
-:class:`RoleConfigs` gives :class:`~disconf_client.standby.ActiveStandby` its two loaders: on
-takeover, :meth:`RoleConfigs.load_master` closes the standby's :class:`DisconfClient` and starts
-one for the master's classes (``start()`` blocks until every class is bound) **before**
-``is_master`` turns True and ``on_become_master`` runs; :meth:`RoleConfigs.load_standby` does
-the reverse before ``on_become_standby``. The running client keeps watching its configs, so a
-published change reaches the role's classes as usual.
+:class:`RoleConfigs` gives :class:`~disconf_client.standby.election.ActiveStandby` its two
+loaders: on takeover, :meth:`RoleConfigs.load_master` closes the standby's
+:class:`DisconfClient` and starts one for the master's classes (``start()`` blocks until every
+class is bound) **before** ``is_master`` turns True and ``on_become_master`` runs;
+:meth:`RoleConfigs.load_standby` does the reverse before ``on_become_standby``. The running
+client keeps watching its configs, so a published change reaches the role's classes as usual.
 
 Error Handling
 --------------
 * The master's configs cannot be loaded (``start()`` raises, e.g. ``ConfigUnavailableError`` in
   SERVER mode): the election gives its lock up and competes again a second later, so a standby
-  that can load them becomes master instead (see :mod:`disconf_client.standby`).
+  that can load them becomes master instead (see :mod:`disconf_client.standby.election`).
 * The standby's configs cannot be loaded: logged by the election; the instance still waits as
   a standby (it is not acting).
 * ZooKeeper or the config server lost after loading: the DisconfClient's own behaviour (see
@@ -43,7 +43,7 @@ class RoleClient(Protocol):
 
 def _disconf_client_factory(**client_kwargs: Any) -> Callable[[Sequence[type]], RoleClient]:
     def make(classes: Sequence[type]) -> RoleClient:
-        from .client import DisconfClient  # imported late: standby works without the server
+        from ..client import DisconfClient  # imported late: standby works without the server
 
         return DisconfClient(classes, **client_kwargs)
 

@@ -1,7 +1,11 @@
 """The master/standby contender lock: kazoo's ``Lock`` with bounded, cancellable retries.
 
 Every contender of an election holds one of these under ``<election>/``; the lowest node is the
-master (see :mod:`disconf_client.standby`).
+master (see :mod:`disconf_client.standby.election`).
+
+It overrides two private parts of kazoo's ``Lock`` (``_retry`` and ``_get_predecessor``), so
+the kazoo versions it works with are pinned (``pyproject.toml``, :data:`KAZOO_TESTED`) and
+``tests/standby/test_kazoo_pin.py`` fails loudly if a kazoo release changes them.
 
 Error Handling
 --------------
@@ -9,7 +13,13 @@ While ZooKeeper is unreachable the acquisition retries with at most 1 s between 
 kazoo's default 60 s back-off), so a takeover follows soon after ZooKeeper is back.
 ``cancel()`` ends a pending acquisition, including the retry's sleep. A kazoo call already sent
 on a disconnected client still waits for the connection to return or the client to be stopped;
-:meth:`disconf_client.standby.ActiveStandby.stop` deals with that.
+:meth:`~disconf_client.standby.election.ActiveStandby.stop` deals with that.
+
+* **SUSPENDED**: the acquisition's pending call fails with ``ConnectionLoss`` and is retried;
+  a queued node survives, so the contender keeps its place.
+* **LOST**: the node is gone with the session; the election cancels this lock and competes
+  again with a new one.
+* **ZooKeeper restart**: as SUSPENDED (or LOST if the session expired meanwhile).
 """
 
 from __future__ import annotations
@@ -20,7 +30,11 @@ from kazoo.client import KazooClient
 from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry
 
-__all__ = ["ContenderLock"]
+__all__ = ["KAZOO_TESTED", "ContenderLock"]
+
+# The kazoo releases whose Lock internals this module was tested against; keep equal to the
+# pin in pyproject.toml (tests/standby/test_kazoo_pin.py checks both).
+KAZOO_TESTED = ">=2.11,<2.12"
 
 
 class ContenderLock(Lock):  # type: ignore[misc]
