@@ -29,9 +29,15 @@ from .settings import ClientSettings as ClientSettings
 from .settings import LoadMode as LoadMode
 from .settings import load_settings as load_settings
 from .standby import DEFAULT_SESSION_TIMEOUT as DEFAULT_SESSION_TIMEOUT
+from .standby import RETRY_PAUSE as RETRY_PAUSE
 from .standby import ActiveStandby as ActiveStandby
+from .standby import ContextTooLargeError as ContextTooLargeError
+from .standby import CoordinatorUnavailableError as CoordinatorUnavailableError
+from .standby import MastershipError as MastershipError
 from .standby import NotMasterError as NotMasterError
+from .standby import RoleClient as RoleClient
 from .standby import RoleConfigs as RoleConfigs
+from .standby import StandbyDataError as StandbyDataError
 from .standby import StandbyError as StandbyError
 from .standby import StandbySpec as StandbySpec
 from .standby import active_standby as active_standby
@@ -48,6 +54,8 @@ __all__ = [
     "ConfigFetcher",
     "ConfigNotFoundError",
     "ConfigUnavailableError",
+    "ContextTooLargeError",
+    "CoordinatorUnavailableError",
     "DEFAULT_SESSION_TIMEOUT",
     "DisconfClient",
     "FetchError",
@@ -57,13 +65,17 @@ __all__ = [
     "IntegrityError",
     "LoadMode",
     "LocalSnapshot",
+    "MastershipError",
     "MockTransport",
     "NotMasterError",
+    "RETRY_PAUSE",
     "ResponseTooLargeError",
+    "RoleClient",
     "RoleConfigs",
     "ServerUnreachableError",
     "SettingsError",
     "SnapshotCorruptError",
+    "StandbyDataError",
     "StandbyError",
     "StandbySpec",
     "TransferTimeoutError",
