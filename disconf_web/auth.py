@@ -1,9 +1,14 @@
 """Who is calling, and what they may do.
 
 :func:`current_user` looks at the Flask session first (the web console logs users in with
-:func:`login_user`), then at an ``Authorization: Bearer <token>`` header. Roles: ``admin`` may do
-everything; ``editor`` may change the apps granted to them (and create apps, being granted them);
-``viewer`` may read the apps granted to them. Only admins create envs and users.
+:func:`login_user`), then at an ``Authorization: Bearer <token>`` header;
+:func:`authenticated_by` tells which of the two authenticated the request (the admin API's CSRF
+check follows it: a request the session cookie authenticated needs the CSRF header whatever
+other headers it has).
+
+Roles: ``admin`` may do everything; ``editor`` may change the apps granted to them (and create
+apps, being granted them); ``viewer`` may read the apps granted to them. Only admins create envs
+and users.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from flask import current_app, g, request, session
 
 from .extensions import get_db
 from .models import App, AppGrant, Role, User
-from .services import Forbidden, NotFound, Unauthorized, user_for_token
+from .services import Forbidden, NotFound, Unauthorized
+from .services.accounts import token_for_secret
 
 __all__ = [
+    "authenticated_by",
+    "current_token_id",
     "current_user",
     "is_admin",
     "login_user",
@@ -36,18 +44,39 @@ def current_user() -> User | None:
         return user
     db_session = get_db(current_app).session()
     user = None
+    via = None
+    token_id = None
     user_id = session.get(SESSION_KEY)
-    if isinstance(user_id, int):
+    if isinstance(user_id, int) and 1 <= user_id <= 2**31 - 1:
         user = db_session.get(User, user_id)
         if user is not None and not user.active:
             user = None
+        via = "session" if user is not None else None
     if user is None:
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
         if scheme.lower() == "bearer" and secret.strip():
-            user = user_for_token(db_session, secret.strip())
+            token = token_for_secret(db_session, secret.strip())
+            if token is not None:
+                user, via, token_id = token.user, "token", token.id
     g.disconf_user = user
+    g.disconf_auth = via
+    g.disconf_token_id = token_id
     return user
+
+
+def authenticated_by() -> str | None:
+    """``"session"``, ``"token"`` or None: what authenticated this request."""
+    current_user()
+    via: str | None = g.get("disconf_auth")
+    return via
+
+
+def current_token_id() -> int | None:
+    """The id of the API token that authenticated this request (None: not a token)."""
+    current_user()
+    token_id: int | None = g.get("disconf_token_id")
+    return token_id
 
 
 def require_user() -> User:
@@ -100,8 +129,11 @@ def login_user(user: User) -> None:
     session[SESSION_KEY] = user.id
     session.permanent = True
     g.disconf_user = user
+    g.disconf_auth = "session"
+    g.disconf_token_id = None
 
 
 def logout_user() -> None:
     session.pop(SESSION_KEY, None)
-    g.pop("disconf_user", None)
+    for key in ("disconf_user", "disconf_auth", "disconf_token_id"):
+        g.pop(key, None)

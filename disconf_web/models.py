@@ -6,7 +6,7 @@ migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
   the database; ``status`` 1 live / 0 deleted (a delete is soft; a later PUT revives it);
   ``revision`` counts its ``ConfigRevision`` rows, which keep the full old and new values.
 * ``User``/``AppGrant``/``ApiToken``: roles admin/editor/viewer, grants per app, tokens kept
-  only as SHA-256 hashes.
+  only as SHA-256 hashes. ``ConsoleSession``: the console sessions signed in right now.
 * ``Notification``: a durable "setData this ZooKeeper node" written in the same transaction as
   the change; ``delivered_at`` is set once ZooKeeper accepted it.
 * ``AuditEvent``: who did what, for every change, creation, login and token operation.
@@ -32,6 +32,7 @@ __all__ = [
     "Config",
     "ConfigRevision",
     "ConfigStatus",
+    "ConsoleSession",
     "Env",
     "LoginAttempt",
     "Notification",
@@ -191,8 +192,26 @@ class ApiToken(Base):
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     last_used_at: so.Mapped[datetime | None]
     revoked_at: so.Mapped[datetime | None]
+    # The token that created this one through the API (None: created by a console session or
+    # the CLI). Revoking a token revokes every token created through it (migration 0006).
+    created_by_token_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("api_tokens.id"), index=True
+    )
 
     user: so.Mapped[User] = so.relationship(lazy="joined")
+
+
+class ConsoleSession(Base):
+    """One signed-in console session (migration 0006). ``id`` is the SHA-256 of the session's
+    CSRF secret, which only the session cookie holds: logging out deletes the row, so a copied
+    cookie stops working and its CSRF token with it."""
+
+    __tablename__ = "console_sessions"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    user_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("users.id"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
 
 
 class Notification(Base):

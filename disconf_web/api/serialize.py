@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from disconf_core import ConfigType
 
-from ..models import ApiToken, App, Config, ConfigRevision, Env, User
+from ..models import ApiToken, App, AuditEvent, Config, ConfigRevision, Env, User
+from ..services.listing import RevisionMeta
 
-__all__ = ["app_json", "config_json", "env_json", "iso", "revision_json", "token_json", "user_json"]
+__all__ = [
+    "app_json",
+    "audit_json",
+    "config_json",
+    "env_json",
+    "iso",
+    "revision_json",
+    "revision_meta_json",
+    "token_json",
+    "user_json",
+]
 
 
 def iso(value: datetime | None) -> str | None:
@@ -62,6 +74,41 @@ def revision_json(revision: ConfigRevision) -> dict[str, Any]:
         "md5": revision.new_md5,
         "old_value": revision.old_value,
         "new_value": revision.new_value,
+    }
+
+
+def revision_meta_json(revision: RevisionMeta, href: str) -> dict[str, Any]:
+    """A revision in a list: metadata, the values only when small (``values_inline``), and
+    ``href``, the URL that answers this revision with its full values."""
+    body: dict[str, Any] = {
+        "revision": revision.number,
+        "action": revision.action,
+        "author": revision.author,
+        "comment": revision.comment,
+        "at": iso(revision.at),
+        "md5": revision.md5,
+        "values_inline": revision.values_inline,
+        "href": href,
+    }
+    if revision.values_inline:
+        body.update(old_value=revision.old_value, new_value=revision.new_value)
+    return body
+
+
+def audit_json(event: AuditEvent) -> dict[str, Any]:
+    detail: Any = event.detail
+    try:
+        detail = json.loads(event.detail) if event.detail else {}
+    except ValueError:
+        pass
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "app": event.app,
+        "target": event.target,
+        "detail": detail,
     }
 
 

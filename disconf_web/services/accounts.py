@@ -4,6 +4,18 @@ Passwords are hashed with argon2 (argon2-cffi); tokens are ``dsk_`` + 43 random 
 characters, shown once and stored only as their SHA-256. Roles: ``admin`` (everything),
 ``editor`` (changes the apps granted to them; creates apps, granted on creation), ``viewer``
 (reads the apps granted to them).
+
+Token ownership: a token belongs to its user, and a token created *through another token* (by an
+API call authenticated with it) is also tied to that token: revoking a token revokes every token
+created through it, transitively, so a leaked token cannot mint successors that outlive it.
+Tokens created from a console session or the CLI have no parent.
+
+Console sessions: :func:`open_console_session` records each sign-in (the SHA-256 of the
+session's secret); :func:`console_session_active` is checked on every request and
+:func:`close_console_session` (logout) deletes the row, so a copied cookie stops working.
+
+Login takes the same work whether the user exists or not: an unknown or disabled user's password
+is verified against a dummy argon2 hash, so response times do not tell which names exist.
 """
 
 from __future__ import annotations
@@ -22,23 +34,27 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from disconf_core import InvalidNameError, validate_segment
 
-from ..models import ApiToken, App, AppGrant, AuditEvent, Role, User, utcnow
+from ..models import ApiToken, App, AppGrant, AuditEvent, ConsoleSession, Role, User, utcnow
 from .errors import BadRequest, Conflict, NotFound
 
 __all__ = [
     "TOKEN_PREFIX",
     "NewToken",
     "authenticate",
+    "close_console_session",
+    "console_session_active",
     "create_token",
     "create_user",
     "grant_app",
     "granted_app_ids",
     "list_tokens",
     "list_users",
+    "open_console_session",
     "parse_role",
     "revoke_grant",
     "revoke_token",
     "set_password",
+    "token_for_secret",
     "user_for_token",
 ]
 
@@ -47,6 +63,15 @@ MIN_PASSWORD = 8
 _hasher = PasswordHasher()
 # A token's last_used_at is written at most this often (no write on every request).
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """An argon2 hash of nothing anyone knows, made once per process (same cost parameters)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 @dataclass(frozen=True)
@@ -148,14 +173,17 @@ def list_users(session: so.Session) -> list[User]:
 def authenticate(session: so.Session, name: str, password: str) -> User | None:
     """The active user with this name and password, else None; both outcomes are audited."""
     user = session.scalar(sa.select(User).where(User.name == name))
-    ok = False
-    if user is not None and user.active:
-        try:
-            ok = _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            ok = False
-        if ok and _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+    known = user is not None and user.active
+    # An unknown or disabled user costs one argon2 verification too (of a dummy hash), so the
+    # time of a failed login does not tell whether the name exists.
+    stored = user.password_hash if user is not None and known else _dummy()
+    try:
+        ok = bool(_hasher.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        ok = False
+    ok = ok and known
+    if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
     _audit(session, name[:64], "login.success" if ok else "login.failure", name[:1024])
     session.commit()
     return user if ok else None
@@ -199,10 +227,23 @@ def _hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(session: so.Session, *, user: str, name: str = "default", actor: str) -> NewToken:
-    """A new API token for ``user``; the plaintext is returned once and never stored."""
+def create_token(
+    session: so.Session,
+    *,
+    user: str,
+    name: str = "default",
+    actor: str,
+    created_by_token_id: int | None = None,
+) -> NewToken:
+    """A new API token for ``user``; the plaintext is returned once and never stored.
+
+    ``created_by_token_id``: the token that authenticated the request creating this one; the
+    new token is revoked together with it.
+    """
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
-        raise BadRequest(f"invalid token name {name!r}: use 1-64 characters")
+        raise BadRequest(f"invalid token name {name[:80]!r}: use 1-64 characters")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or 0xD800 <= ord(ch) <= 0xDFFF for ch in name):
+        raise BadRequest(f"invalid token name {name!r}: control characters are not allowed")
     user_row = _user(session, user)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -211,10 +252,14 @@ def create_token(session: so.Session, *, user: str, name: str = "default", actor
         token_hash=_hash_token(secret),
         prefix=secret[:12],
         created_at=utcnow(),
+        created_by_token_id=created_by_token_id,
     )
     session.add(token)
     session.flush()
-    _audit(session, actor, "token.create", user, token_id=token.id, name=name)
+    _audit(
+        session, actor, "token.create", user,
+        token_id=token.id, name=name, created_by_token_id=created_by_token_id,
+    )  # fmt: skip
     session.commit()
     return NewToken(token=token, secret=secret)
 
@@ -230,18 +275,39 @@ def list_tokens(session: so.Session, *, user: str) -> list[ApiToken]:
 
 def revoke_token(session: so.Session, *, token_id: int, actor: str, user: str | None) -> None:
     """Revoke a token (``user``: only if it belongs to them; None = any, for admins)."""
-    token = session.get(ApiToken, token_id)
+    token = session.get(ApiToken, token_id) if 1 <= token_id <= 2**31 - 1 else None
     if token is None or (user is not None and token.user.name != user):
         raise NotFound(f"token {token_id} does not exist")
+    now = utcnow()
     if token.revoked_at is None:
-        token.revoked_at = utcnow()
+        token.revoked_at = now
         _audit(session, actor, "token.revoke", token.user.name, token_id=token_id)
-        session.commit()
+    # Every token created through this one (and through those, ...) goes with it. Each round
+    # moves one generation down; a generation can only hold tokens not yet seen, so the loop
+    # ends after at most as many rounds as there are tokens.
+    seen = {token.id}
+    frontier = [token.id]
+    while frontier:
+        children = list(
+            session.scalars(sa.select(ApiToken).where(ApiToken.created_by_token_id.in_(frontier)))
+        )
+        frontier = [child.id for child in children if child.id not in seen]
+        for child in children:
+            if child.id in seen:
+                continue
+            seen.add(child.id)
+            if child.revoked_at is None:
+                child.revoked_at = now
+                _audit(
+                    session, actor, "token.revoke", child.user.name,
+                    token_id=child.id, because_token_id=token_id,
+                )  # fmt: skip
+    session.commit()
 
 
-def user_for_token(session: so.Session, secret: str) -> User | None:
-    """The active user owning this unrevoked token, else None."""
-    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+def token_for_secret(session: so.Session, secret: str) -> ApiToken | None:
+    """The unrevoked token of an active user with this secret, else None."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200 or not secret.isascii():
         return None
     token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
@@ -250,4 +316,44 @@ def user_for_token(session: so.Session, secret: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.commit()
-    return token.user
+    return token
+
+
+def user_for_token(session: so.Session, secret: str) -> User | None:
+    """The active user owning this unrevoked token, else None."""
+    token = token_for_secret(session, secret)
+    return None if token is None else token.user
+
+
+# -- console sessions -----------------------------------------------------------------------
+
+
+def _session_id(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+def open_console_session(
+    session: so.Session, *, user_id: int, secret: str, lifetime: timedelta
+) -> None:
+    """Record a sign-in (``secret``: the new session's CSRF secret); forget expired ones."""
+    now = utcnow()
+    session.execute(sa.delete(ConsoleSession).where(ConsoleSession.created_at < now - lifetime))
+    session.add(ConsoleSession(id=_session_id(secret), user_id=user_id, created_at=now))
+    session.commit()
+
+
+def console_session_active(
+    session: so.Session, *, user_id: int, secret: object, lifetime: timedelta
+) -> bool:
+    """Whether the console session with this secret is signed in as ``user_id`` and not over."""
+    if not isinstance(secret, str) or not secret or len(secret) > 200:
+        return False
+    row = session.get(ConsoleSession, _session_id(secret))
+    return row is not None and row.user_id == user_id and row.created_at >= utcnow() - lifetime
+
+
+def close_console_session(session: so.Session, *, secret: object) -> None:
+    """Logout: the session with this secret is over, wherever its cookie was copied to."""
+    if isinstance(secret, str) and secret:
+        session.execute(sa.delete(ConsoleSession).where(ConsoleSession.id == _session_id(secret)))
+        session.commit()

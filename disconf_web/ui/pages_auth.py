@@ -12,7 +12,7 @@ from ..auth import current_user
 from ..services import console as ops
 from .blueprint import Page, bp
 from .page_common import current_console_user, db_session, safe_next
-from .security import csrf_token, login_required, start_session
+from .security import csrf_token, end_session, login_required, start_session
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -60,7 +60,7 @@ def logout() -> WerkzeugResponse:
         db = db_session()
         ops.audit(db, actor=user.name, action="logout", target=user.name)
         db.commit()
-    session.clear()
+    end_session()
     flash("You are logged out.", "info")
     return redirect(url_for("console.login"))
 

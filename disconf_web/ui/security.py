@@ -1,17 +1,21 @@
 """Console sessions, CSRF protection and security headers.
 
-* Sessions are Flask's signed cookies (``SECRET_KEY``; nothing kept server-side, so any web
-  process behind a load balancer accepts them). The cookie holds only the user id and the
-  user's ``session_version``: every request re-reads the user from the database and drops the
-  session when the user is gone, disabled, or its version moved on (password change, disable,
-  role change), which logs out every other session of that user at once.
+* Sessions are Flask's signed cookies (``SECRET_KEY``). The cookie holds only the user id, the
+  user's ``session_version`` and the session's CSRF secret; the database keeps one row per
+  signed-in session (``console_sessions``, keyed by the SHA-256 of that secret, so any web
+  process behind a load balancer accepts the cookie). Every request re-reads the user and the
+  row and drops the session when the user is gone, disabled, or its version moved on (password
+  change, disable, role change: every session of that user at once), or when the row is gone:
+  logout deletes it, so a copied cookie stops working and its CSRF token dies with it. Rows
+  older than ``PERMANENT_SESSION_LIFETIME`` count as over and are deleted at the next sign-in.
 * Cookie flags: ``HttpOnly``, ``SameSite=Lax``; ``Secure`` follows ``DISCONF_COOKIE_SECURE``:
   ``auto`` (default) marks the cookie Secure whenever the request came over https, ``true``
   always (use it behind a TLS-terminating proxy), ``false`` never.
 * CSRF: a random per-session token (``secrets``) that every console form posts as
   ``csrf_token`` and the console's ``fetch()`` calls send as ``X-CSRF-Token``; compared with
-  ``hmac.compare_digest``. Admin API calls authenticated by a bearer token are exempt; admin API
-  calls authenticated by the session cookie need the header too.
+  ``hmac.compare_digest``. On the admin API the check follows what authenticated the request
+  (:func:`disconf_web.auth.authenticated_by`): a bearer token is exempt, the session cookie
+  needs the header too, even when an unrelated ``Authorization`` header rides along.
 """
 
 from __future__ import annotations
@@ -23,13 +27,20 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, Request, abort, current_app, g, redirect, request, session, url_for
+from flask import Flask, Request, abort, current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from ..auth import SESSION_KEY, current_user, login_user
+from disconf_core import to_bool
+
+from ..auth import SESSION_KEY, authenticated_by, current_user, login_user, logout_user
 from ..extensions import get_db
 from ..models import User
+from ..services.accounts import (
+    close_console_session,
+    console_session_active,
+    open_console_session,
+)
 
 __all__ = [
     "CSRF_FIELD",
@@ -39,6 +50,7 @@ __all__ = [
     "configure_sessions",
     "csrf_token",
     "drop_stale_session",
+    "end_session",
     "login_required",
     "start_session",
 ]
@@ -67,14 +79,12 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
 def _secure_mode(value: Any) -> str | bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text == "auto":
+    if str(value).strip().lower() == "auto":
         return "auto"
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"DISCONF_COOKIE_SECURE={value!r} is not auto, true or false")
+    try:
+        return to_bool(value)
+    except ValueError:
+        raise ValueError(f"DISCONF_COOKIE_SECURE={value!r} is not auto, true or false") from None
 
 
 def configure_sessions(app: Flask) -> None:
@@ -95,20 +105,48 @@ def configure_sessions(app: Flask) -> None:
 
 def start_session(user: User) -> None:
     """Log ``user`` in: a fresh session (new CSRF token) holding their id and version."""
+    old_secret = session.get(_CSRF_KEY)
+    db = get_db(current_app).session()
+    if session.get(SESSION_KEY) is not None:
+        close_console_session(db, secret=old_secret)  # signing in again ends the old session
     login_user(user)
+    secret = secrets.token_urlsafe(32)
     session[_VERSION_KEY] = user.session_version or 0
-    session[_CSRF_KEY] = secrets.token_urlsafe(32)
+    session[_CSRF_KEY] = secret
+    open_console_session(
+        db, user_id=user.id, secret=secret, lifetime=current_app.permanent_session_lifetime
+    )
+
+
+def end_session() -> None:
+    """Logout: delete the session's row (a copied cookie stops working) and clear the cookie."""
+    close_console_session(get_db(current_app).session(), secret=session.get(_CSRF_KEY))
+    logout_user()
+    session.clear()
 
 
 def drop_stale_session() -> None:
-    """Before every request: forget a session whose user is gone, disabled or re-versioned."""
+    """Before every request: forget a session whose user is gone, disabled or re-versioned, or
+    whose server-side row is gone (logged out, expired)."""
     user_id = session.get(SESSION_KEY)
     if user_id is None:
         return
-    user = get_db(current_app).session().get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.active or session.get(_VERSION_KEY) != (user.session_version or 0):
+    db = get_db(current_app).session()
+    valid_id = isinstance(user_id, int) and 1 <= user_id <= 2**31 - 1
+    user = db.get(User, user_id) if valid_id else None
+    if (
+        user is None
+        or not user.active
+        or session.get(_VERSION_KEY) != (user.session_version or 0)
+        or not console_session_active(
+            db,
+            user_id=user.id,
+            secret=session.get(_CSRF_KEY),
+            lifetime=current_app.permanent_session_lifetime,
+        )
+    ):
         session.clear()
-        g.pop("disconf_user", None)
+        logout_user()
 
 
 def csrf_token() -> str:
@@ -144,7 +182,7 @@ def check_api_csrf() -> None:
     """Admin API calls riding on the console's session cookie must send ``X-CSRF-Token``."""
     if request.method not in _UNSAFE or not request.path.startswith("/api/v1"):
         return
-    if request.headers.get("Authorization") or session.get(SESSION_KEY) is None:
+    if authenticated_by() != "session":
         return
     if not _token_ok(request.headers.get(CSRF_HEADER)):
         abort(403, description="send the console's X-CSRF-Token header (or use a bearer token)")

@@ -3,6 +3,8 @@ rollback (on SQLite and MySQL)."""
 
 from __future__ import annotations
 
+import io
+
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -68,8 +70,11 @@ def test_missing_fields_and_wrong_media_type(client: FlaskClient, tokens: Tokens
     number = client.put(f"{BASE}/items/k", json={"value": 0.5}, headers=admin)
     assert number.status_code == 400
     assert "must be a JSON string" in number.get_json()["error"]
-    multipart = client.put(f"{BASE}/files/a.txt", data={"file": (b"x", "a.txt")}, headers=admin)
-    assert multipart.status_code == 415
+    # Issue 10: a multipart upload (curl -F file=@a.txt) is accepted as the file's content.
+    upload = {"file": (io.BytesIO(b"x"), "a.txt")}
+    multipart = client.put(f"{BASE}/files/a.txt", data=upload, headers=admin)
+    assert multipart.status_code == 201
+    assert client.get(f"{BASE}/files/a.txt", headers=admin).data == b"x"
     unknown = client.get("/api/v1/nothing", headers=admin)
     assert unknown.status_code == 404 and "no such endpoint" in unknown.get_json()["error"]
 
