@@ -1,4 +1,4 @@
-"""The ``disconf`` command line.
+"""The ``disconf`` command line (click, like ``disconf-web``).
 
 ::
 
@@ -6,25 +6,26 @@
     disconf watch APP ENV VERSION NAME [--item] [--count N] [--duration SECONDS]
     disconf push  APP ENV VERSION NAME [FILE | -] [--item VALUE] [--token TOKEN]
 
-``--server`` defaults to ``$DISCONF_SERVERS`` and ``--token`` to ``$DISCONF_TOKEN``. ``get``
-writes the raw bytes to stdout; ``watch`` prints every new revision as it arrives (a header line
-``# revision N md5 M`` then the content) until ``--count`` revisions were printed, ``--duration``
-elapsed or Ctrl-C; ``push`` publishes through the admin API. Exit status: 0 ok, 1 failure (the
-message goes to stderr), 2 usage error.
+``--server`` defaults to ``$DISCONF_SERVERS``, ``--token`` to ``$DISCONF_TOKEN`` and
+``--read-token`` (the app's read credential, if the server requires one) to
+``$DISCONF_READ_TOKEN``. ``get`` writes the raw bytes to stdout; ``watch`` prints every new
+revision as it arrives (a header line ``# revision N md5 M`` then the content) until ``--count``
+revisions were printed, ``--duration`` elapsed or Ctrl-C; ``push`` publishes through the admin
+API. Exit status: 0 ok, 1 failure (the message goes to stderr), 2 usage error.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+import click
 import requests
 
 from disconf_core import Coordinates, DisconfError, content_md5, validate_config_name
@@ -35,19 +36,47 @@ from .decorators import disconf_file, disconf_item
 from .fetcher import ConfigFetcher
 from .settings import ClientSettings, LoadMode, resolve_servers, resolve_token
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _coordinates(args: argparse.Namespace) -> Coordinates:
+class _Args:
+    """The parsed arguments of one command (what the command functions below read)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+    app: str
+    env: str
+    version: str
+    name: str
+    server: str | None
+    item: Any
+    retries: int
+    count: int
+    duration: float | None
+    zk_hosts: str | None
+    read_token: str | None
+    file: str | None
+    token: str | None
+    if_match: str | None
+
+
+def _coordinates(args: _Args) -> Coordinates:
     coords = Coordinates(args.app, args.version, args.env)
-    validate_config_name(args.name, "item" if args.item is not False else "file")
+    validate_config_name(args.name, "item" if args.item not in (False, None) else "file")
     return coords
 
 
-def _get(args: argparse.Namespace) -> int:
+def _get(args: _Args) -> int:
     coords = _coordinates(args)
     fetcher = ConfigFetcher(
-        resolve_servers(args.server), retry_times=args.retries, retry_sleep=0.5, timeout=10
+        resolve_servers(args.server),
+        retry_times=args.retries,
+        retry_sleep=0.5,
+        timeout=10,
+        read_token=args.read_token,
     )
     try:
         if args.item:
@@ -60,7 +89,7 @@ def _get(args: argparse.Namespace) -> int:
     return 0
 
 
-def _watched_class(args: argparse.Namespace) -> type:
+def _watched_class(args: _Args) -> type:
     if args.item:
         item_cls: type = type("WatchedItem", (), {"__annotations__": {"value": str}, "value": ""})
         disconf_item(item_cls, key=args.name)
@@ -78,7 +107,7 @@ def _content_of(cls: type) -> bytes:
     return bytes(value)
 
 
-def _watch(args: argparse.Namespace) -> int:
+def _watch(args: _Args) -> int:
     coords = _coordinates(args)
     cls = _watched_class(args)
     done = threading.Event()
@@ -109,6 +138,7 @@ def _watch(args: argparse.Namespace) -> int:
             retry_times=args.retries,
             retry_sleep=0.5,
             zk_hosts=args.zk_hosts,
+            read_token=args.read_token,
         )
         client = DisconfClient([cls], settings=settings, on_change=changed)
         client.start()
@@ -122,7 +152,7 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _push(args: argparse.Namespace) -> int:
+def _push(args: _Args) -> int:
     coords = _coordinates(args)
     token = resolve_token(args.token)
     server = resolve_servers(args.server)[0]
@@ -133,7 +163,7 @@ def _push(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     if args.if_match:
         headers["If-Match"] = args.if_match
-    if args.item is not False:
+    if args.item is not None:
         url = f"{base}/items/{quote(args.name, safe='')}"
         response = requests.put(url, json={"value": args.item}, headers=headers, timeout=30)
     else:
@@ -154,52 +184,85 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="disconf", description="Disconf command line client")
-    commands = parser.add_subparsers(dest="command", required=True)
+def _coordinate_arguments(function: F) -> F:
+    for decorator in reversed(
+        [
+            click.argument("app"),
+            click.argument("env"),
+            click.argument("version"),
+            click.argument("name"),
+            click.option(
+                "--server", default=None, help="HOST:PORT[,HOST:PORT] (default: $DISCONF_SERVERS)"
+            ),
+        ]
+    ):
+        function = decorator(function)
+    return function
 
-    def coordinates(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("app")
-        sub.add_argument("env")
-        sub.add_argument("version")
-        sub.add_argument("name", help="file name or item key")
-        sub.add_argument("--server", help="HOST:PORT[,HOST:PORT] (default: $DISCONF_SERVERS)")
 
-    get = commands.add_parser("get", help="print a file's bytes or an item's value")
-    coordinates(get)
-    get.add_argument("--item", action="store_true", help="NAME is an item key")
-    get.add_argument("--retries", type=int, default=3)
-    get.set_defaults(handler=_get)
+def _read_token_option(function: F) -> F:
+    option = click.option(
+        "--read-token",
+        envvar="DISCONF_READ_TOKEN",
+        default=None,
+        help="the app's read credential, if the server requires one ($DISCONF_READ_TOKEN)",
+    )
+    return option(function)
 
-    watch = commands.add_parser("watch", help="print each new revision as it arrives")
-    coordinates(watch)
-    watch.add_argument("--item", action="store_true", help="NAME is an item key")
-    watch.add_argument("--count", type=int, default=0, help="stop after N revisions")
-    watch.add_argument("--duration", type=float, default=None, help="stop after SECONDS")
-    watch.add_argument("--zk-hosts", default=None, help="skip /api/zoo discovery")
-    watch.add_argument("--retries", type=int, default=3)
-    watch.set_defaults(handler=_watch)
 
-    push = commands.add_parser("push", help="publish a file (or an item) via the admin API")
-    coordinates(push)
-    push.add_argument("file", nargs="?", default=None, help="file to publish, '-' = stdin")
-    push.add_argument("--item", default=False, metavar="VALUE", help="publish item NAME=VALUE")
-    push.add_argument("--token", default=None, help="admin API token (default: $DISCONF_TOKEN)")
-    push.add_argument("--if-match", default=None, help="only if the current ETag is this")
-    push.set_defaults(handler=_push)
-    return parser
+@click.group(help="Disconf command line client", context_settings={"max_content_width": 100})
+def cli() -> None:
+    pass
+
+
+@cli.command("get", help="print a file's bytes or an item's value")
+@_coordinate_arguments
+@click.option("--item", is_flag=True, help="NAME is an item key")
+@click.option("--retries", type=int, default=3, show_default=True)
+@_read_token_option
+def get_command(**values: Any) -> int:
+    return _get(_Args(**values))
+
+
+@cli.command("watch", help="print each new revision as it arrives")
+@_coordinate_arguments
+@click.option("--item", is_flag=True, help="NAME is an item key")
+@click.option("--count", type=int, default=0, help="stop after N revisions")
+@click.option("--duration", type=float, default=None, help="stop after SECONDS")
+@click.option("--zk-hosts", default=None, help="skip /api/zoo discovery")
+@click.option("--retries", type=int, default=3, show_default=True)
+@_read_token_option
+def watch_command(**values: Any) -> int:
+    return _watch(_Args(**values))
+
+
+@cli.command("push", help="publish a file (or an item) via the admin API")
+@_coordinate_arguments
+@click.argument("file", required=False, default=None)
+@click.option("--item", default=None, metavar="VALUE", help="publish item NAME=VALUE")
+@click.option("--token", default=None, help="admin API token (default: $DISCONF_TOKEN)")
+@click.option("--if-match", default=None, help="only if the current ETag is this")
+def push_command(**values: Any) -> int:
+    return _push(_Args(**values))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args if not a.startswith("-")), "")
     try:
-        status: int = args.handler(args)
-    except (DisconfError, requests.RequestException, OSError) as exc:
-        sys.stderr.write(f"disconf {args.command}: {exc}\n")
-        return 1
-    except KeyboardInterrupt:
+        result = cli.main(args=args, prog_name="disconf", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
         return 130
-    return status
+    except (DisconfError, requests.RequestException, OSError) as exc:
+        sys.stderr.write(f"disconf {command}: {exc}\n")
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
