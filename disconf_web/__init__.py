@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from .extensions import Database, get_db
+from .extensions import Database, DatabaseTimeouts, get_db
 from .notifier import Notifier
 from .settings import DEFAULTS, SettingsError, check_settings
 from .state import NOTIFIER_KEY, get_notifier
@@ -50,7 +50,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # uploads early (an item's JSON escaping may be up to 6 times its size).
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONFIG_BYTES"] * 6 + 65536
 
-    db = Database(app.config["DATABASE_URL"])
+    timeouts = DatabaseTimeouts(
+        connect=app.config["DB_CONNECT_TIMEOUT"],
+        read=app.config["DB_READ_TIMEOUT"],
+        write=app.config["DB_WRITE_TIMEOUT"],
+        pool=app.config["DB_POOL_TIMEOUT"],
+        busy=app.config["DB_BUSY_TIMEOUT"],
+    )
+    db = Database(app.config["DATABASE_URL"], timeouts=timeouts)
     db.init_app(app)
     notifier = Notifier(
         db,
@@ -79,6 +86,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     init_metrics(app)
 
+    from .protocol import init_app as init_client_protocol
+
+    init_client_protocol(app)  # the Disconf client endpoints' answers and last-served values
+
     from .fastpath import install_fast_path
 
     install_fast_path(app)  # the Disconf client endpoints, answered before Flask
@@ -102,10 +113,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
-    def _database_down(exc: sa.exc.DBAPIError) -> Response:
+    @app.errorhandler(sa.exc.TimeoutError)  # no pooled connection within DB_POOL_TIMEOUT
+    def _database_down(exc: sa.exc.SQLAlchemyError) -> Response:
         # The database is unreachable: the transaction was rolled back, nothing was written.
         log.warning("database unavailable during %s %s: %s", request.method, request.path, exc)
-        message = f"database unavailable, nothing was changed: {str(exc.orig)[:200]}"
+        detail = str(getattr(exc, "orig", None) or exc)[:200]
+        message = f"database unavailable, nothing was changed: {detail}"
         return Response(_json_error(message), 503, mimetype="application/json")
 
     if app.config["NOTIFIER_AUTOSTART"]:

@@ -8,6 +8,7 @@ to its type and reports **every** bad value at once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -43,6 +44,18 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_GRACE": 1.0,
     # Start the notifier thread and ZooKeeper connection in create_app (False for CLI commands).
     "NOTIFIER_AUTOSTART": True,
+    # Database bounds, seconds (see disconf_web.extensions): establishing a connection, each
+    # socket read and write of a statement (a server that hangs fails the statement), the wait
+    # for a pooled connection, and SQLite's wait for another writer's lock.
+    "DB_CONNECT_TIMEOUT": 3.0,
+    "DB_READ_TIMEOUT": 5.0,
+    "DB_WRITE_TIMEOUT": 5.0,
+    "DB_POOL_TIMEOUT": 5.0,
+    "DB_BUSY_TIMEOUT": 10.0,
+    # Last-served values (answered while the database is down): memory and disk bound, bytes.
+    "LAST_SERVED_MAX_BYTES": 64 * 1024 * 1024,
+    # Their disk copy: None = <instance folder>/last-served/<digest of DATABASE_URL>; "" = none.
+    "LAST_SERVED_DIR": None,
 }
 
 _FLOATS = (
@@ -52,7 +65,13 @@ _FLOATS = (
     "NOTIFY_BACKOFF_INITIAL",
     "NOTIFY_BACKOFF_MAX",
     "NOTIFY_GRACE",
+    "DB_CONNECT_TIMEOUT",
+    "DB_READ_TIMEOUT",
+    "DB_WRITE_TIMEOUT",
+    "DB_POOL_TIMEOUT",
+    "DB_BUSY_TIMEOUT",
 )
+_POSITIVE = ("DB_CONNECT_TIMEOUT", "DB_READ_TIMEOUT", "DB_WRITE_TIMEOUT", "DB_POOL_TIMEOUT")
 _BOOLS = ("ZK_ENABLED", "REQUIRE_SECRET_KEY", "NOTIFIER_AUTOSTART")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -77,11 +96,12 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
     for key in _FLOATS:
         try:
             number = float(config[key])
-            if number < 0:
+            if number < 0 or (number == 0 and key in _POSITIVE) or not math.isfinite(number):
                 raise ValueError
             config[key] = number
         except (TypeError, ValueError):
-            problems.append(f"DISCONF_{key}={config[key]!r} is not a non-negative number")
+            wanted = "positive" if key in _POSITIVE else "non-negative"
+            problems.append(f"DISCONF_{key}={config[key]!r} is not a {wanted} number")
     for key in _BOOLS:
         try:
             config[key] = _as_bool(config[key])
@@ -96,6 +116,18 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
         problems.append(
             f"DISCONF_MAX_CONFIG_BYTES={config['MAX_CONFIG_BYTES']!r} is not a positive integer"
         )
+    try:
+        size = int(config["LAST_SERVED_MAX_BYTES"])
+        if size <= 0:
+            raise ValueError
+        config["LAST_SERVED_MAX_BYTES"] = size
+    except (TypeError, ValueError):
+        problems.append(
+            f"DISCONF_LAST_SERVED_MAX_BYTES={config['LAST_SERVED_MAX_BYTES']!r} "
+            "is not a positive integer"
+        )
+    if config.get("LAST_SERVED_DIR") is not None:
+        config["LAST_SERVED_DIR"] = str(config["LAST_SERVED_DIR"])
     hosts = str(config["ZK_HOSTS"] or "").strip()
     if not hosts:
         problems.append("DISCONF_ZK_HOSTS is empty: give a ZooKeeper connect string")

@@ -133,7 +133,9 @@ def test_database_down(
             )
             assert answer.status_code == 503
             assert "database unavailable" in answer.json()["error"]
-            assert requests.get(web.url + "/readyz", timeout=10).status_code == 503
+            # Not ready for writes, still ready for client reads (it holds last-served values).
+            assert requests.get(web.url + "/readyz/writes", timeout=30).status_code == 503
+            assert requests.get(web.url + "/readyz", timeout=30).status_code == 200
         assert client.value == "7"
         mysql_proxy.restore()
         # Nothing half-written: no revision, the old value; and writes work again.

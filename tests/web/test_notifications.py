@@ -121,8 +121,9 @@ def test_zookeeper_down_at_start_does_not_block(make_app: AppFactory, tmp_path: 
     client = app.test_client()
     started = time.monotonic()
     answer = client.put(f"{BASE}/items/k", json={"value": "v"}, headers=tokens.headers("admin"))
-    ready = client.get("/readyz")
-    # No ZooKeeper: the write succeeds at once, pending; readiness says what is missing.
+    ready = client.get("/readyz/writes")
+    # No ZooKeeper: the write succeeds at once, pending; write readiness says what is missing
+    # (client reads stay ready: /readyz is 200, see disconf_web.api.health).
     assert answer.status_code == 201 and answer.get_json()["notification"] == "pending"
     assert time.monotonic() - started < 4.0
     assert ready.status_code == 503
@@ -130,6 +131,7 @@ def test_zookeeper_down_at_start_does_not_block(make_app: AppFactory, tmp_path: 
     assert body["error"] == "not reachable: zookeeper"
     assert body["checks"]["database"] == "ok"
     assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
     instances = client.get(f"{BASE}/items/k/instances", headers=tokens.headers("admin"))
     assert instances.status_code == 503
 
@@ -164,7 +166,7 @@ def test_notifications_survive_zookeeper_outage(make_app: AppFactory, tmp_path: 
         watcher.start(timeout=20)
         assert watcher.get(f"{NODE}/item/k")[0] == b"3"  # delivered in order: the last wins
         assert watcher.get(f"{NODE}/file/f.txt")[0] == b'"during outage"'
-        assert client.get("/readyz").status_code == 200
+        assert client.get("/readyz/writes").status_code == 200
     finally:
         if watcher is not None:
             watcher.stop()

@@ -1,0 +1,456 @@
+"""The Disconf client endpoints, answered once: lookup and answer building (status, headers, body).
+
+One request model (:class:`ClientRequest`, built from a WSGI environ by
+:func:`client_request`) and one answer model (:class:`Answer`) for the six client endpoints of
+the spec (section 1). Two thin adapters serve them: the Flask blueprint
+(:mod:`disconf_web.api.client`) and the raw WSGI fast path (:mod:`disconf_web.fastpath`); both
+send exactly the status, headers and body :meth:`ClientProtocol.answer` returns, so the wire
+bytes cannot drift apart (a test compares them).
+
+Byte compatibility with the original server: the value envelope ``{"status":..,"message":..,
+"value":..}`` is HTTP 200 even for errors; ``/api/config/file`` answers 404 with an empty body
+on any error; the list endpoints answer the console envelope with ``success`` as a string.
+Extras, ignored by old clients: ``ETag`` and ``X-Disconf-MD5`` on found items and files, and
+``If-None-Match`` answered with ``304 Not Modified`` (no body) when the ETag still matches.
+
+The opt-in read credential (:mod:`disconf_web.protocol.credentials`): an app that has one
+requires ``X-Disconf-Read-Token`` on the item, file and list endpoints (403 otherwise; the
+ZooKeeper hosts and prefix stay open, they hold no config value).
+
+Error Handling
+--------------
+* Database errors (refused, reset, a connect/read/write timeout of a database that hangs, a pool
+  checkout timeout): the hot query is retried once on a fresh connection; if that fails too, an
+  item or file this app served before is answered from :class:`LastServed` (the same bytes,
+  headers and credential check as before the outage); one it never served, and the list
+  endpoints, answer ``503`` with a JSON error naming the database. Every wait is bounded by the
+  database timeouts of :mod:`disconf_web.extensions`.
+* A stored file whose content does not match its MD5 is never served (404, as the original).
+* This module never talks to ZooKeeper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus
+
+import sqlalchemy as sa
+import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec error handler
+from werkzeug.http import HTTP_STATUS_CODES
+
+from disconf_core import ConfigType
+from disconf_core.hashing import content_md5
+
+from ..extensions import Database
+from ..models import App, Config, ConfigStatus, Env
+from .credentials import HEADER, AppReadCredential, credential_matches
+from .last_served import LastServed, Served, ServedKey
+
+__all__ = ["ENDPOINTS", "Answer", "ClientProtocol", "ClientRequest", "client_request"]
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json;charset=UTF-8"
+ERROR_JSON = "application/json"
+OCTETS = "application/octet-stream"
+
+#: path -> Flask endpoint name (the metrics label of both adapters).
+ENDPOINTS: dict[str, str] = {
+    "/api/zoo/hosts": "client_api.zoo_hosts",
+    "/api/zoo/prefix": "client_api.zoo_prefix",
+    "/api/config/item": "client_api.config_item",
+    "/api/config/file": "client_api.config_file",
+    "/api/config/list": "client_api.config_list",
+    "/api/config/simple/list": "client_api.config_simple_list",
+}
+_LOOKUPS = ("/api/config/item", "/api/config/file")
+_PARAMS = ("app", "env", "version", "type", "name")
+
+_C = Config.__table__
+_A = App.__table__
+_E = Env.__table__
+_R = AppReadCredential.__table__
+
+_ONE = (
+    sa.select(_C.c.value, _C.c.md5, _R.c.token_hash)
+    .select_from(
+        _C.join(_A, _A.c.id == _C.c.app_id)
+        .join(_E, _E.c.id == _C.c.env_id)
+        .outerjoin(_R, _R.c.app_id == _A.c.id)
+    )
+    .where(
+        _A.c.name == sa.bindparam("app"),
+        _E.c.name == sa.bindparam("env"),
+        _C.c.version == sa.bindparam("version"),
+        _C.c.type == sa.bindparam("type"),
+        _C.c.name == sa.bindparam("name"),
+        _C.c.status == int(ConfigStatus.LIVE),
+    )
+)
+_APP = (
+    sa.select(_A.c.id, _R.c.token_hash)
+    .select_from(_A.outerjoin(_R, _R.c.app_id == _A.c.id))
+    .where(_A.c.name == sa.bindparam("app"))
+)
+_ENV = sa.select(_E.c.id).where(_E.c.name == sa.bindparam("env"))
+_LIST = (
+    sa.select(
+        _C.c.id,
+        _C.c.type,
+        _C.c.status,
+        _C.c.name,
+        _C.c.value,
+        _C.c.app_id,
+        _C.c.version,
+        _C.c.env_id,
+        _C.c.created_at,
+        _C.c.updated_at,
+    )
+    .select_from(_C.join(_A, _A.c.id == _C.c.app_id).join(_E, _E.c.id == _C.c.env_id))
+    .where(
+        _A.c.name == sa.bindparam("app"),
+        _E.c.name == sa.bindparam("env"),
+        _C.c.version == sa.bindparam("version"),
+        _C.c.status == int(ConfigStatus.LIVE),
+    )
+    .order_by(_C.c.id)
+)
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """What the protocol reads from a request: the path, the first value of each query
+    parameter, ``If-None-Match`` and the read credential header."""
+
+    path: str
+    args: Mapping[str, str] = field(default_factory=dict)
+    if_none_match: str | None = None
+    read_token: str | None = None
+
+
+def client_request(environ: Mapping[str, Any]) -> ClientRequest:
+    """The request model of a WSGI environ, parsed as Werkzeug parses ``request.args`` (invalid
+    UTF-8 stays percent-encoded), but never failing on a query string that is not UTF-8."""
+    raw = str(environ.get("QUERY_STRING", "")).encode("latin-1", "replace")
+    query = raw.decode("utf-8", "werkzeug.url_quote")
+    args: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"):
+        args.setdefault(name, value)
+    return ClientRequest(
+        path=str(environ.get("PATH_INFO", "")),
+        args=args,
+        if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
+        read_token=environ.get("HTTP_" + HEADER.upper().replace("-", "_")),
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A complete answer: status, every header in order (``Content-Type`` and ``Content-Length``
+    included, none on a 304), the body, and the metrics labels."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    endpoint: str
+    outcome: str  # "found" / "not_found" (item, file), "ok", "error" (5xx)
+
+    @property
+    def status_line(self) -> str:
+        """``200 OK``, exactly as Werkzeug writes it."""
+        return f"{self.status} {HTTP_STATUS_CODES.get(self.status, 'UNKNOWN').upper()}"
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def envelope_bytes(status: int, message: str, value: str) -> bytes:
+    """The original's value envelope, fields in the order status, message, value."""
+    return _dumps({"status": status, "message": message, "value": value})
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer within its bounds (carries a short reason)."""
+
+
+def _matches(if_none_match: str | None, md5: str) -> bool:
+    """Whether an ``If-None-Match`` header names the representation with this MD5."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == f'"{md5}"':
+            return True
+    return False
+
+
+class _HotStatement:
+    """``_ONE`` compiled once for the reader's dialect, run on a raw DBAPI cursor (one round
+    trip on MySQL), with one retry on a fresh connection after a database error that came within
+    ``retry_within`` seconds (a dropped pooled connection); an error that took longer (a
+    timeout: the database hangs) is not retried, so a hung database costs one bound, not two."""
+
+    def __init__(self, engine: sa.Engine, retry_within: float) -> None:
+        self.engine = engine
+        self.retry_within = retry_within
+        compiled = _ONE.compile(dialect=engine.dialect)
+        self.sql = compiled.string
+        self.positional = bool(compiled.positional)
+        given = dict.fromkeys(_PARAMS)
+        every = compiled.construct_params(given)
+        self.names = list(compiled.positiontup or ()) if self.positional else list(every)
+        self.fixed = {k: v for k, v in every.items() if k not in given}  # the LIVE status
+        dbapi = engine.dialect.loaded_dbapi
+        self.errors: tuple[type[BaseException], ...] = (
+            dbapi.Error,
+            sa.exc.DBAPIError,
+            sa.exc.TimeoutError,
+        )
+
+    def first(self, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        merged = {**self.fixed, **values}
+        params: Any = tuple(merged[n] for n in self.names) if self.positional else merged
+        for attempt in (1, 2):
+            started = time.monotonic()
+            raw = None
+            try:
+                raw = self.engine.raw_connection()
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(self.sql, params)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            except self.errors as exc:
+                log.debug("client read failed (try %d/2): %r", attempt, exc)
+                if raw is not None:
+                    raw.invalidate()
+                if attempt == 2 or time.monotonic() - started >= self.retry_within:
+                    raise
+                continue
+            raw.close()
+            return None if row is None else tuple(row)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ClientProtocol:
+    """The client endpoints of one app (kept in ``app.extensions``; see the module docstring)."""
+
+    def __init__(
+        self, database: Database, *, zk_hosts: str, zk_prefix: str, last_served: LastServed
+    ) -> None:
+        self.database = database
+        self.last_served = last_served
+        self._hosts = envelope_bytes(1, "", zk_hosts)
+        self._prefix = envelope_bytes(1, "", zk_prefix)
+        self._statement: _HotStatement | None = None
+
+    @property
+    def statement(self) -> _HotStatement:
+        if self._statement is None:
+            self._statement = _HotStatement(
+                self.database.reader, retry_within=self.database.timeouts.connect
+            )
+        return self._statement
+
+    def answer(self, request: ClientRequest) -> Answer:
+        """The answer to a ``GET`` of one of :data:`ENDPOINTS` (KeyError for other paths)."""
+        endpoint = ENDPOINTS[request.path]
+        if request.path == "/api/zoo/hosts":
+            return self._json(endpoint, 200, self._hosts)
+        if request.path == "/api/zoo/prefix":
+            return self._json(endpoint, 200, self._prefix)
+        if request.path == "/api/config/item":
+            return self._lookup(request, endpoint, ConfigType.ITEM)
+        if request.path == "/api/config/file":
+            return self._lookup(request, endpoint, ConfigType.FILE)
+        return self._list(request, endpoint, with_values=request.path == "/api/config/list")
+
+    # -- answer building ---------------------------------------------------------------------
+
+    @staticmethod
+    def _make(
+        endpoint: str, status: int, content_type: str | None, body: bytes, *extra: tuple[str, str]
+    ) -> Answer:
+        headers: list[tuple[str, str]] = []
+        if content_type is not None:
+            headers.append(("Content-Type", content_type))
+        if status != 304:  # a 304 carries no entity headers
+            headers.append(("Content-Length", str(len(body))))
+        headers += extra
+        if status >= 500:
+            outcome = "error"
+        elif endpoint in (ENDPOINTS["/api/config/item"], ENDPOINTS["/api/config/file"]):
+            outcome = "found" if any(name == "ETag" for name, _ in extra) else "not_found"
+        else:
+            outcome = "ok"
+        return Answer(status, tuple(headers), body, endpoint, outcome)
+
+    def _json(self, endpoint: str, status: int, body: bytes) -> Answer:
+        return self._make(endpoint, status, JSON, body)
+
+    def _unavailable(self, endpoint: str, reason: str) -> Answer:
+        body = json.dumps(
+            {"error": f"database unavailable and this config was not served before: {reason}"},
+            ensure_ascii=False,
+        ).encode("utf-8")
+        return self._make(endpoint, 503, ERROR_JSON, body)
+
+    def _forbidden(self, endpoint: str, kind: ConfigType | None, app: str, sent: bool) -> Answer:
+        if sent:
+            message = f"the read credential sent for app {app} is not valid ({HEADER})"
+        else:
+            message = f"app {app} requires a read credential: send header {HEADER}"
+        if kind is ConfigType.ITEM:
+            return self._json(endpoint, 403, envelope_bytes(0, message, ""))
+        if kind is ConfigType.FILE:
+            return self._make(endpoint, 403, ERROR_JSON, _dumps({"error": message}))
+        return self._json(endpoint, 403, _list_error(message))
+
+    def _found(
+        self, request: ClientRequest, endpoint: str, kind: ConfigType, served: Served
+    ) -> Answer:
+        args = request.args
+        if not credential_matches(served.credential, request.read_token):
+            return self._forbidden(endpoint, kind, args["app"], bool(request.read_token))
+        tags = (("ETag", f'"{served.md5}"'), ("X-Disconf-MD5", served.md5))
+        if kind is ConfigType.ITEM:
+            if _matches(request.if_none_match, served.md5):
+                return self._make(endpoint, 304, None, b"", *tags)
+            return self._make(endpoint, 200, JSON, envelope_bytes(1, "", served.value), *tags)
+        body = served.value.encode("utf-8")
+        if content_md5(body) != served.md5:  # never serve a row whose content lost its hash
+            return self._make(endpoint, 404, None, b"")
+        if _matches(request.if_none_match, served.md5):
+            return self._make(endpoint, 304, None, b"", *tags)
+        disposition = f"attachment; filename={quote_plus(args['key'], safe='*')}"
+        return self._make(endpoint, 200, OCTETS, body, ("Content-Disposition", disposition), *tags)
+
+    # -- the lookups -------------------------------------------------------------------------
+
+    def _lookup(self, request: ClientRequest, endpoint: str, kind: ConfigType) -> Answer:
+        args = request.args
+        for name in ("app", "env", "version", "key"):
+            if not args.get(name):
+                if kind is ConfigType.ITEM:
+                    return self._json(endpoint, 200, envelope_bytes(0, f"{name} is empty", ""))
+                return self._make(endpoint, 404, None, b"")
+        key: ServedKey = (args["app"], args["env"], args["version"], int(kind), args["key"])
+        values = dict(zip(_PARAMS, key, strict=True))
+        statement = self.statement
+        try:
+            row = statement.first(values)
+        except statement.errors as exc:
+            log.warning("client read of %r: database unavailable: %r", key, exc)
+            served = self.last_served.get(key)
+            if served is None:
+                return self._unavailable(endpoint, _reason(exc))
+            return self._found(request, endpoint, kind, served)
+        if row is None:
+            self.last_served.discard(key)
+            return self._miss(request, endpoint, kind)
+        served = Served(str(row[0]), str(row[1]), None if row[2] is None else str(row[2]))
+        self.last_served.put(key, served)
+        return self._found(request, endpoint, kind, served)
+
+    def _app_and_env(self, app: str, env: str | None) -> tuple[bool, str | None, bool]:
+        """(app exists, its credential hash, env exists) in one connection."""
+        with self.database.reader.connect() as connection:
+            found = connection.execute(_APP, {"app": app}).first()
+            if found is None:
+                return False, None, False
+            credential = None if found[1] is None else str(found[1])
+            if env is None:
+                return True, credential, True
+            return True, credential, connection.execute(_ENV, {"env": env}).first() is not None
+
+    def _miss(self, request: ClientRequest, endpoint: str, kind: ConfigType) -> Answer:
+        """Only on a miss: name the unknown app or env, else the config is missing."""
+        args = request.args
+        try:
+            app_known, credential, env_known = self._app_and_env(args["app"], args["env"])
+        except self.statement.errors as exc:
+            return self._unavailable(endpoint, _reason(exc))
+        if not credential_matches(credential, request.read_token):
+            return self._forbidden(endpoint, kind, args["app"], bool(request.read_token))
+        if kind is ConfigType.FILE:
+            return self._make(endpoint, 404, None, b"")
+        if not app_known:
+            message = f"app {args['app']} doesn't exist"
+        elif not env_known:
+            message = f"env {args['env']} doesn't exist"
+        else:
+            message = "cannot find this config"
+        return self._json(endpoint, 200, envelope_bytes(0, message, ""))
+
+    def _list(self, request: ClientRequest, endpoint: str, *, with_values: bool) -> Answer:
+        args = request.args
+        for name in ("app", "env", "version"):
+            if not args.get(name):
+                return self._json(endpoint, 200, _list_error(f"{name} is empty"))
+        params = {"app": args["app"], "env": args["env"], "version": args["version"]}
+        try:
+            app_known, credential, env_known = self._app_and_env(args["app"], args["env"])
+            if not credential_matches(credential, request.read_token):
+                return self._forbidden(endpoint, None, args["app"], bool(request.read_token))
+            if not app_known:
+                return self._json(endpoint, 200, _list_error(f"app {args['app']} doesn't exist"))
+            if not env_known:
+                return self._json(endpoint, 200, _list_error(f"env {args['env']} doesn't exist"))
+            with self.database.reader.connect() as connection:
+                rows = connection.execute(_LIST, params).all()
+        except self.statement.errors as exc:
+            return self._unavailable(endpoint, _reason(exc))
+        result = [
+            {
+                "id": row.id,
+                "type": row.type,
+                "status": row.status,
+                "name": row.name,
+                "value": row.value if with_values else None,
+                "appId": row.app_id,
+                "version": row.version,
+                "envId": row.env_id,
+                "createTime": _time(row.created_at),
+                "updateTime": _time(row.updated_at),
+            }
+            for row in rows
+        ]
+        body = {
+            "success": "true",
+            "message": {},
+            "sessionId": "",
+            "page": {
+                "result": result,
+                "totalCount": len(result),
+                "pageNo": 1,
+                "pageSize": len(result),
+            },
+        }
+        return self._json(endpoint, 200, _dumps(body))
+
+
+def _list_error(message: str) -> bytes:
+    return _dumps(
+        {"success": "false", "message": {"global": message}, "sessionId": "", "status": 1}
+    )
+
+
+def _time(value: datetime) -> str:
+    return value.strftime("%Y%m%d%H%M%S")
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original)[:200]}"
