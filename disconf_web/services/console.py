@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -39,9 +40,13 @@ __all__ = [
     "LOGIN_WINDOW",
     "CopyEntry",
     "CopyPlan",
+    "app_members",
+    "app_names",
     "apply_copy",
     "audit",
     "bump_session_version",
+    "find_user",
+    "granted_apps",
     "list_audit",
     "login_blocked",
     "plan_copy",
@@ -189,6 +194,50 @@ def set_user_access(
             audit(session, actor=actor, action="grant.revoke", target=name, app=names.get(app_id))
     session.commit()
     return user
+
+
+def find_user(session: so.Session, name: str) -> User:
+    """The user called ``name``, or :class:`NotFound`."""
+    user = session.scalar(sa.select(User).where(User.name == name))
+    if user is None:
+        raise NotFound(f"user {name!r} does not exist")
+    return user
+
+
+def granted_apps(session: so.Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names of the apps granted to each of ``user_ids`` (sorted), in one query."""
+    granted: dict[int, list[str]] = {user_id: [] for user_id in user_ids}
+    if not granted:
+        return granted
+    rows = session.execute(
+        sa.select(AppGrant.user_id, App.name)
+        .join(App, AppGrant.app_id == App.id)
+        .where(AppGrant.user_id.in_(sorted(granted)))
+        .order_by(App.name)
+    )
+    for user_id, app_name in rows:
+        granted[user_id].append(app_name)
+    return granted
+
+
+def app_members(session: so.Session, app_id: int) -> list[tuple[str, str]]:
+    """(name, role) of every user granted app ``app_id``, by name."""
+    rows = session.execute(
+        sa.select(User.name, User.role)
+        .join(AppGrant, AppGrant.user_id == User.id)
+        .where(AppGrant.app_id == app_id)
+        .order_by(User.name)
+    )
+    return [(name, role) for name, role in rows]
+
+
+def app_names(session: so.Session, app_ids: set[int] | None) -> set[str] | None:
+    """The names of apps ``app_ids`` (None, meaning every app, stays None)."""
+    if app_ids is None:
+        return None
+    if not app_ids:
+        return set()
+    return set(session.scalars(sa.select(App.name).where(App.id.in_(sorted(app_ids)))))
 
 
 # -- audit ------------------------------------------------------------------------------------

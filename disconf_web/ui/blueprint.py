@@ -36,18 +36,15 @@ from disconf_core import ConfigType
 
 from .. import services
 from ..auth import current_user, is_admin
+from ..urls import CONFIG_URL, KINDS, SEGMENTS, VERSION_URL
 from .security import add_security_headers, check_csrf, csrf_token
 
-__all__ = ["CONFIG_URL", "KINDS", "SEGMENTS", "VERSION_URL", "Page", "bp"]
+__all__ = ["CONFIG_URL", "KINDS", "SEGMENTS", "VERSION_URL", "Page", "bp", "page_url"]
 
 
 bp = Blueprint("console", __name__)
 
 Page = str | WerkzeugResponse | tuple[str, int]
-VERSION_URL = "/apps/<app>/envs/<env>/versions/<version>"
-CONFIG_URL = VERSION_URL + "/<any(files, items):kind>/<name>"
-KINDS = {"files": ConfigType.FILE, "items": ConfigType.ITEM}
-SEGMENTS = {ConfigType.FILE: "files", ConfigType.ITEM: "items"}
 
 
 # -- plumbing ----------------------------------------------------------------------------------
@@ -63,6 +60,15 @@ def _headers(response: WerkzeugResponse) -> WerkzeugResponse:
     return add_security_headers(response)
 
 
+def page_url(cursor: str | None) -> str:
+    """This page's URL with ``cursor`` (None: the first page), the other arguments kept."""
+    values: dict[str, Any] = dict(request.view_args or {})
+    values.update((key, value) for key, value in request.args.items() if key != "cursor")
+    if cursor:
+        values["cursor"] = cursor
+    return url_for(str(request.endpoint), **values)
+
+
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
     return {
@@ -70,6 +76,7 @@ def _globals() -> dict[str, Any]:
         "me": current_user,
         "is_admin": is_admin,
         "kind_segment": lambda config: SEGMENTS[ConfigType(config.type)],
+        "page_url": page_url,
     }
 
 

@@ -1,21 +1,24 @@
 """Administration: API tokens, the audit log, users and their app grants (``/tokens``, ``/audit``,
 ``/users``). Users manage their own tokens; the rest requires an admin.
+
+Every list here is paginated (:mod:`disconf_web.ui.scope`): tokens, audit events and users a
+page at a time, with page links.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
 from ..auth import is_admin, require_admin, visible_app_ids
-from ..models import App, AppGrant, Role, User
+from ..models import Role
 from ..services import console as ops
+from ..services import listing
 from ..services.accounts import MIN_PASSWORD
 from .blueprint import Page, bp
 from .page_common import current_console_user, db_session
+from .scope import page_request
 from .security import login_required
 
 
@@ -30,8 +33,9 @@ def tokens() -> Page:
         name = request.form.get("name", "").strip() or "default"
         created = services.create_token(db, user=user.name, name=name, actor=user.name)
         status = 201
-    rows = services.list_tokens(db, user=user.name)
-    return render_template("console/tokens.html", tokens=rows, created=created), status
+    wanted = page_request()
+    page = listing.page_tokens(db, user_id=user.id, limit=wanted.limit, cursor=wanted.cursor)
+    return render_template("console/tokens.html", tokens=page, created=created), status
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -50,38 +54,22 @@ def audit() -> Page:
     db = db_session()
     app_filter = request.args.get("app", "").strip() or None
     user_filter = request.args.get("user", "").strip() or None
-    before = request.args.get("before", type=int)
-    only: set[str] | None = None
-    if not is_admin(user):
-        ids = visible_app_ids(user) or set()
-        only = set(db.scalars(sa.select(App.name).where(App.id.in_(ids)))) if ids else set()
-    events = ops.list_audit(
-        db, app=app_filter, actor=user_filter, only_apps=only, before_id=before, limit=100
-    )
-    apps = services.list_apps(db, only_ids=visible_app_ids(user))
+    wanted = page_request()
+    events = listing.page_audit(
+        db, app=app_filter, actor=user_filter, only_apps=ops.app_names(db, visible_app_ids(user)),
+        limit=wanted.limit, cursor=wanted.cursor,
+    )  # fmt: skip
     return render_template(
         "console/audit.html",
         events=events,
         app_filter=app_filter or "",
         user_filter=user_filter or "",
-        apps=apps,
+        apps=services.list_apps(db, only_ids=visible_app_ids(user)),
         users=[row.name for row in services.list_users(db)] if is_admin(user) else [],
-        older=events[-1].id if len(events) == 100 else None,
     )
 
 
 # -- users (admin) -----------------------------------------------------------------------------
-
-
-def _granted(db: so.Session, user: User) -> list[str]:
-    return list(
-        db.scalars(
-            sa.select(App.name)
-            .join(AppGrant, AppGrant.app_id == App.id)
-            .where(AppGrant.user_id == user.id)
-            .order_by(App.name)
-        )
-    )
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -105,9 +93,15 @@ def users() -> Page:
         else:
             flash(f"User {name!r} created.", "ok")
             return redirect(url_for("console.users"))
-    rows = [(row, _granted(db, row)) for row in services.list_users(db)]
+    wanted = page_request()
+    page = listing.page_users(db, limit=wanted.limit, cursor=wanted.cursor)
+    granted = ops.granted_apps(db, [row.id for row in page.items])
     return render_template(
-        "console/users.html", users=rows, apps=services.list_apps(db), error=error
+        "console/users.html",
+        page=page,
+        users=[(row, granted[row.id]) for row in page.items],
+        apps=services.list_apps(db),
+        error=error,
     ), status
 
 
@@ -117,9 +111,7 @@ def user(name: str) -> Page:
     me = current_console_user()
     require_admin(me, "manage users")
     db = db_session()
-    row = db.scalar(sa.select(User).where(User.name == name))
-    if row is None:
-        raise services.NotFound(f"user {name!r} does not exist")
+    row = ops.find_user(db, name)
     if request.method == "POST":
         role = request.form.get("role", row.role)
         active = request.form.get("active") == "1"
@@ -142,10 +134,11 @@ def user(name: str) -> Page:
             db.commit()
         flash(f"User {name!r} saved.", "ok")
         return redirect(url_for("console.user", name=name))
+    wanted = page_request()
     return render_template(
         "console/user.html",
         user=row,
-        granted=set(_granted(db, row)),
+        granted=set(ops.granted_apps(db, [row.id])[row.id]),
         apps=services.list_apps(db),
-        tokens=services.list_tokens(db, user=name),
+        tokens=listing.page_tokens(db, user_id=row.id, limit=wanted.limit, cursor=wanted.cursor),
     )

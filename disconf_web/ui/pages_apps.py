@@ -5,15 +5,17 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
-from ..auth import require_admin, require_app, visible_app_ids
-from ..models import AppGrant, Role, User
+from ..auth import require_admin, visible_app_ids
+from ..models import Role
+from ..services import console as ops
+from ..services import listing
 from .blueprint import Page, bp
-from .page_common import can_write, config_list_url, current_console_user, db_session
+from .page_common import config_list_url, current_console_user, db_session
+from .scope import Scope, page_request, scoped
 from .security import login_required
 
 
@@ -39,9 +41,12 @@ def apps() -> Page:
         )
         flash(f"App {app.name!r} created.", "ok")
         return redirect(url_for("console.app", app=app.name))
-    rows = services.list_apps(db, only_ids=visible_app_ids(user))
+    wanted = page_request()
+    page = listing.page_apps(
+        db, only_ids=visible_app_ids(user), limit=wanted.limit, cursor=wanted.cursor
+    )
     return render_template(
-        "console/apps.html", apps=rows, can_create=user.role != Role.VIEWER.value
+        "console/apps.html", apps=page, can_create=user.role != Role.VIEWER.value
     )
 
 
@@ -59,26 +64,17 @@ def envs() -> Page:
 
 
 @bp.get("/apps/<app>")
-@login_required
-def app(app: str) -> Page:
-    user = current_console_user()
-    record = require_app(user, app, write=False)
-    db = db_session()
+@scoped(write=False)
+def app(scope: Scope) -> Page:
+    db = scope.db
     env_rows = services.list_envs(db)
-    versions = {env.name: services.list_versions(db, app, env.name) for env in env_rows}
-    members = db.execute(
-        sa.select(User.name, User.role)
-        .join(AppGrant, AppGrant.user_id == User.id)
-        .where(AppGrant.app_id == record.id)
-        .order_by(User.name)
-    ).all()
     return render_template(
         "console/app.html",
-        app=record,
+        app=scope.record,
         envs=env_rows,
-        versions=versions,
-        members=members,
-        can_write=can_write(user, app),
+        versions={env.name: services.list_versions(db, scope.app, env.name) for env in env_rows},
+        members=ops.app_members(db, scope.record.id),
+        can_write=scope.can_write,
     )
 
 

@@ -1,0 +1,115 @@
+"""What a console view acts on, resolved before the view runs, and the page of a list it shows.
+
+:func:`scoped` is the console's view decorator (Flask's view-decorator pattern): it requires a
+logged-in user, turns the URL's ``app`` / ``env`` / ``version`` / ``kind`` into validated
+values, checks the user's grant on the app (read, write, or write only for ``POST``) and calls
+the view with a :class:`Scope` and the URL values it did not consume (``name``). A view then
+says only what differs from the others.
+
+Lists are shown a page at a time (:func:`page_request`): :data:`PAGE_SIZE` rows (``?limit=``
+1..500), the next page reached through the ``cursor`` of the "Next page" link (keyset pages of
+:mod:`disconf_web.services.listing`: one indexed query per page, whatever its position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property, wraps
+from typing import Any, Literal, TypeVar, cast
+
+import sqlalchemy.orm as so
+from flask import request
+
+from disconf_core import ConfigType, Coordinates
+
+from .. import services
+from ..auth import require_app
+from ..models import App, User
+from ..services import listing
+from .page_common import can_write, config_type_of, current_console_user, db_session
+from .security import login_required
+
+__all__ = ["PAGE_SIZE", "PageRequest", "Scope", "page_request", "scoped"]
+
+PAGE_SIZE = listing.DEFAULT_PAGE_SIZE
+"""Rows per page of every console list (``?limit=`` asks for 1..500)."""
+
+V = TypeVar("V", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Which page of a list to show: ``limit`` rows after ``cursor`` (None: the first page)."""
+
+    limit: int
+    cursor: str | None
+
+
+def page_request() -> PageRequest:
+    """The page the request asks for (``?limit=`` and ``?cursor=``); bad values are a 400."""
+    return PageRequest(
+        limit=listing.parse_limit(request.args.get("limit")),
+        cursor=request.args.get("cursor") or None,
+    )
+
+
+class Scope:
+    """The user and the validated URL values of one console request."""
+
+    def __init__(
+        self,
+        user: User,
+        app: str,
+        record: App,
+        coords: Coordinates | None,
+        kind: ConfigType | None,
+    ) -> None:
+        self.user = user
+        self.app = app
+        self.record = record
+        self._coords = coords
+        self._kind = kind
+
+    @property
+    def coords(self) -> Coordinates:
+        assert self._coords is not None, "a view without env/version in its URL"
+        return self._coords
+
+    @property
+    def kind(self) -> ConfigType:
+        assert self._kind is not None, "a view without a config kind in its URL"
+        return self._kind
+
+    @property
+    def db(self) -> so.Session:
+        return db_session()
+
+    @cached_property
+    def can_write(self) -> bool:
+        return can_write(self.user, self.app)
+
+
+def scoped(*, write: bool | Literal["post"] = False) -> Callable[[V], V]:
+    """Log-in, URL values and grant check for a view under ``/apps/<app>``.
+
+    ``write``: False (read access), True (write access), ``"post"`` (write access for POST,
+    read access otherwise). The view receives the :class:`Scope` first.
+    """
+
+    def decorate(view: V) -> V:
+        @wraps(view)
+        def wrapper(**values: Any) -> Any:
+            user = current_console_user()
+            app = values.pop("app")
+            kind = config_type_of(values.pop("kind")) if "kind" in values else None
+            coords = None
+            if "env" in values:
+                coords = services.coordinates(app, values.pop("env"), values.pop("version"))
+            needs_write = write if write != "post" else request.method == "POST"
+            record = require_app(user, app, write=needs_write)
+            return view(Scope(user, app, record, coords, kind), **values)
+
+        return cast(V, login_required(wrapper))
+
+    return decorate
