@@ -77,6 +77,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(client_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
+    from .api.read_credentials import bp as read_credentials_bp
+
+    app.register_blueprint(read_credentials_bp)
 
     from .ui import init_app as init_console
 

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from ..models import TABLE_ARGS, App, AuditEvent, Base, Name, utcnow
+from ..services.errors import NotFound
 
 __all__ = [
     "CREDENTIAL_PREFIX",
@@ -93,14 +94,10 @@ class ReadCredentialState:
     updated_at: datetime | None
 
 
-class UnknownApp(LookupError):
-    """Raised with the app name when no app has that name (the view answers 404)."""
-
-
 def _app(session: so.Session, name: str) -> App:
     app = session.scalar(sa.select(App).where(App.name == name))
     if app is None:
-        raise UnknownApp(name)
+        raise NotFound(f"app {name!r} does not exist")
     return app
 
 

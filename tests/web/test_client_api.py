@@ -4,10 +4,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import Client, TestResponse
 
 from disconf_core import content_md5
+from disconf_web import get_db
+from disconf_web.fastpath import ClientFastPath
 
 from .conftest import Tokens
 
@@ -153,3 +160,78 @@ def test_list_errors_and_empty(client: FlaskClient, tokens: Tokens) -> None:
         body = json.loads(answer.data)
         assert body["success"] == "false"
         assert body["message"] == {"global": message}
+
+
+CREDENTIAL = "/api/v1/apps/demo/read-credential"
+HEADER = "X-Disconf-Read-Token"
+
+
+def test_read_credential_is_opt_in_per_app_and_checked_on_every_client_endpoint(
+    app: Flask, client: FlaskClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(client, tokens)
+    item, file = (
+        f"/api/config/item?{Q}&key=discountRate",
+        f"/api/config/file?{Q}&key=redis.properties",
+    )
+    lists = (f"/api/config/list?{Q}", f"/api/config/simple/list?{Q}")
+    assert client.get(CREDENTIAL, headers=tokens.headers("admin")).json["enabled"] is False
+    assert client.get(item).status_code == 200  # off by default: unmodified clients work
+    # admins only
+    assert client.put(CREDENTIAL).status_code == 401
+    assert client.put(CREDENTIAL, headers=tokens.headers("editor")).status_code == 403
+    unknown = client.put("/api/v1/apps/nope/read-credential", headers=tokens.headers("admin"))
+    assert unknown.status_code == 404 and "nope" in unknown.json["error"]
+    created = client.put(CREDENTIAL, headers=tokens.headers("admin"))
+    assert created.status_code == 201 and created.json["header"] == HEADER
+    secret = created.json["token"]
+    assert client.get(CREDENTIAL, headers=tokens.headers("admin")).json["enabled"] is True
+
+    fast = app.wsgi_app
+    assert isinstance(fast, ClientFastPath)
+    for wsgi in (fast, fast.wrapped):  # the fast path and the Flask blueprint alike
+        denied = _get(wsgi, item)
+        assert denied.status_code == 403
+        assert denied.json == {
+            "status": 0,
+            "message": f"app demo requires a read credential: send header {HEADER}",
+            "value": "",
+        }
+        assert (
+            _get(wsgi, item, {HEADER: "wrong"})
+            .json["message"]
+            .startswith("the read credential sent for app demo is not valid")
+        )
+        assert _get(wsgi, file).status_code == 403
+        assert _get(wsgi, f"/api/config/item?{Q}&key=missing").status_code == 403  # no probing
+        for url in lists:
+            assert _get(wsgi, url).status_code == 403
+            assert _get(wsgi, url, {HEADER: secret}).json["success"] == "true"
+        allowed = _get(wsgi, item, {HEADER: secret})
+        assert allowed.data == b'{"status":1,"message":"","value":"0.5"}'
+        assert _get(wsgi, file, {HEADER: secret}).data == PROPS
+        assert _get(wsgi, "/api/zoo/hosts").status_code == 200  # no config value in it
+
+    # While the database is down the last-served answer is guarded the same way.
+    database = get_db(app)
+    with monkeypatch.context() as patched:
+        patched.setattr(database.reader, "raw_connection", _down)
+        assert client.get(item).status_code == 403
+        assert client.get(item, headers={HEADER: secret}).json["value"] == "0.5"
+
+    rotated = client.put(CREDENTIAL, headers=tokens.headers("admin"))
+    assert rotated.status_code == 200 and rotated.json["rotated"] is True
+    assert client.get(item, headers={HEADER: secret}).status_code == 403
+    assert client.get(item, headers={HEADER: rotated.json["token"]}).status_code == 200
+    assert client.delete(CREDENTIAL, headers=tokens.headers("viewer")).status_code == 403
+    assert client.delete(CREDENTIAL, headers=tokens.headers("admin")).json["enabled"] is False
+    assert client.get(item).status_code == 200
+
+
+def _down(*_args: Any, **_kwargs: Any) -> Any:
+    raise sa.exc.OperationalError("SELECT", {}, Exception("database is down"))
+
+
+def _get(wsgi: Any, url: str, headers: dict[str, str] | None = None) -> TestResponse:
+    """GET ``url`` through one WSGI callable (the fast path, or Flask behind it)."""
+    return Client(wsgi, TestResponse).get(url, headers=headers or {})
