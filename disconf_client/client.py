@@ -9,21 +9,27 @@ Life of a config (a decorated class registered with the client):
   everything until it is removed); the local directory for LOCAL mode and ignored configs; the
   server; in AUTO mode when no server answers, the local snapshot of the last applied revision.
 * A change notification, a local edit (watchdog), the safety-net check (every
-  ``recheck_interval`` s) or ``reload()`` queue a reload; one worker thread fetches, converts,
-  swaps in, writes the ``target`` file (if the config has one), calls the callbacks, then writes
-  the local snapshot and updates the instance node. The callbacks run before the snapshot's
-  fsyncs and the ZooKeeper round trip so that they are not delayed by them (the push latency);
-  the snapshot is still written for every applied revision, by the same worker, before it
-  applies anything else (so a callback must not expect the snapshot on disk to be the revision
-  it is told about; it holds that revision at the latest when the next reload starts).
+  ``recheck_interval`` s, a conditional download: ``If-None-Match`` with the last ETag, ``304``
+  = unchanged) or ``reload()`` queue a reload; one worker thread fetches, converts, swaps in,
+  writes the ``target`` file (if the config has one), hands the change event to the config's
+  callback lane (:mod:`disconf_client.callbacks`: callbacks of one config in order, different
+  configs on different threads, never on the worker), then writes the local snapshot and
+  updates the instance node. The worker never runs user code, so a hung callback never stops
+  values from flowing, to its own config or to any other; a callback may run while the snapshot
+  is written (the snapshot holds the revision at the latest when the next reload starts).
 
 Error Handling
 --------------
 * SERVER mode: ``start()`` raises :class:`ConfigUnavailableError` when a config cannot be
-  fetched. AUTO: it starts from the snapshot (a corrupted one is ignored and logged) or, with no
-  snapshot, from the fields' defaults when every field has one (else it raises); then retries
-  every ``retry_sleep`` s in the background until the server answers. LOCAL: no server is ever
+  fetched (every try of every server is made). AUTO: a server that refuses the connection or
+  does not answer within ``http_timeout`` is given up on for the rest of the start, by every
+  config (one timeout per server, not one retry round per config); ``start()`` then starts from
+  the snapshot (a corrupted one is ignored and logged) or, with no snapshot, from the fields'
+  defaults when every field has one (else it raises); then retries every ``retry_sleep`` s in
+  the background until the server answers, and logs when it does. LOCAL: no server is ever
   contacted.
+* A hostile answer (above ``max_config_bytes``, or longer than ``transfer_timeout``) is a failed
+  fetch: refused with a clear log line, the old values stay, nothing is written.
 * Server down after start: the current values stay, ``stats.fetch_errors`` counts the failures,
   the config is retried in the background until it succeeds.
 * ZooKeeper down or the session lost: see :mod:`disconf_client.watch`; on reconnection every
@@ -32,8 +38,13 @@ Error Handling
 * A bad publish (a field fails conversion or validation): the old values stay, each bad key and
   value is logged, ``on_error(BindingError)`` is called and ``stats.rejected`` counts it; the
   bad content is never written to the snapshot.
-* A raising callback is logged with its traceback (``stats.callback_errors``); the other
-  callbacks still run and the worker keeps working.
+* A raising callback (any ``BaseException``, ``asyncio.CancelledError`` included) is logged with
+  its traceback (``stats.callback_errors``); the other callbacks still run and no thread dies. A
+  callback running longer than ``callback_warn_after`` s is logged with its qualified name
+  (``stats.slow_callbacks``).
+* Classes: the list given, plus those of ``scan=`` (a module or package, imported); with neither,
+  every class decorated so far in the process (logged). ``start()`` with no class raises
+  :class:`ClientStateError`.
 * Fork: a client records the pid that created it. In a forked child every method except
   ``close()`` raises :class:`ForkedProcessError` (create the client in the child, e.g. in
   gunicorn's ``post_fork``); ``close()`` in the child only marks it closed and never touches the

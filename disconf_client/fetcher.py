@@ -156,7 +156,7 @@ class ConfigFetcher:
                 self._preferred = index
                 if self._down_since is not None:
                     log.warning(
-                        "the Disconf server %s answers again (after %.1f s without an answer)",
+                        "the Disconf server %s answers again (every try failed for %.1f s)",
                         server,
                         time.monotonic() - self._down_since,
                     )
