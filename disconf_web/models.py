@@ -5,6 +5,9 @@ migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
 * ``Config``: one file (type 0) or item (type 1) per (app, env, version, type, name), unique in
   the database; ``status`` 1 live / 0 deleted (a delete is soft; a later PUT revives it);
   ``revision`` counts its ``ConfigRevision`` rows, which keep the full old and new values.
+* ``ConfigNode``: the ZooKeeper node name ``<app>_<version>_<env>`` of every app x env x
+  version that has configs, unique: ``_`` may appear inside names, so two different triples
+  can spell the same node, and the database refuses the second one (migration 0005).
 * ``User``/``AppGrant``/``ApiToken``: roles admin/editor/viewer, grants per app, tokens kept
   only as SHA-256 hashes. ``ConsoleSession``: the console sessions signed in right now.
 * ``Notification``: a durable "setData this ZooKeeper node" written in the same transaction as
@@ -30,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Config",
+    "ConfigNode",
     "ConfigRevision",
     "ConfigStatus",
     "ConsoleSession",
@@ -131,6 +135,31 @@ class Config(Base):
     created_by: so.Mapped[str] = so.mapped_column(Name(64))
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     updated_by: so.Mapped[str] = so.mapped_column(Name(64))
+
+    app: so.Mapped[App] = so.relationship(lazy="joined")
+    env: so.Mapped[Env] = so.relationship(lazy="joined")
+
+
+class ConfigNode(Base):
+    """The ZooKeeper node of one app x env x version, claimed when its first config is created.
+
+    ``node_name`` is unique, so of two triples that spell the same node name only the first
+    can have configs (app ``col`` version ``x_v1`` and app ``col_x`` version ``v1`` both make
+    ``col_x_v1_<env>``); the unique triple keeps a triple from being claimed twice.
+    """
+
+    __tablename__ = "config_nodes"
+    __table_args__ = (
+        sa.UniqueConstraint("app_id", "env_id", "version", name="uq_config_node_triple"),
+        TABLE_ARGS,
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    node_name: so.Mapped[str] = so.mapped_column(Name(200), unique=True)
+    app_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("apps.id"))
+    env_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("envs.id"))
+    version: so.Mapped[str] = so.mapped_column(Name(64))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     app: so.Mapped[App] = so.relationship(lazy="joined")
     env: so.Mapped[Env] = so.relationship(lazy="joined")

@@ -16,9 +16,11 @@ from .accounts import revoke_grant as revoke_grant
 from .accounts import revoke_token as revoke_token
 from .accounts import set_password as set_password
 from .accounts import user_for_token as user_for_token
+from .catalog import claim_node as claim_node
 from .catalog import create_app_record as create_app_record
 from .catalog import create_env as create_env
 from .catalog import get_app as get_app
+from .catalog import get_env as get_env
 from .catalog import list_apps as list_apps
 from .catalog import list_envs as list_envs
 from .configs import ChangeResult as ChangeResult
@@ -58,6 +60,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "authenticate",
+    "claim_node",
     "coordinates",
     "create_app_record",
     "create_env",
@@ -66,6 +69,7 @@ __all__ = [
     "delete_config",
     "find_config",
     "get_app",
+    "get_env",
     "get_config",
     "grant_app",
     "granted_app_ids",

@@ -1,22 +1,47 @@
-"""Apps and envs: created through the API (never hard-coded), unique by name."""
+"""Apps, envs and the ZooKeeper node of each app x env x version: the coordinates of configs.
+
+Apps and envs are created through the API (never hard-coded) and are unique by name;
+:func:`get_app` / :func:`get_env` are the one lookup by name every service and view uses.
+
+A version has no row of its own: an app x env x version comes into existence when its first
+config is published, and :func:`claim_node` then claims its ZooKeeper node name
+``<app>_<version>_<env>``. ``_`` may appear inside each part, so app ``col`` version ``x_v1``
+and app ``col_x`` version ``v1`` spell the same node ``col_x_v1_dev``; the second one is refused
+with :class:`Conflict` naming the first, so no triple ever sees another's instances or values.
+Creating an app or env alone claims nothing (no node exists until a config does), so the check
+sits where every new triple passes: publishing a config (API, console, copy, upload).
+
+Error Handling
+--------------
+Nothing here talks to ZooKeeper. The unique ``node_name`` column decides between two claims
+racing in different processes: the loser's transaction is rolled back and raises
+:class:`Conflict` (retrying then names the winner).
+"""
 
 from __future__ import annotations
 
-import json
-
 import sqlalchemy as sa
-import sqlalchemy.exc
 import sqlalchemy.orm as so
 
-from disconf_core import InvalidNameError, validate_segment
+from disconf_core import Coordinates, InvalidNameError, validate_segment
 
-from ..models import App, AppGrant, AuditEvent, Env, utcnow
+from ..models import App, AppGrant, ConfigNode, Env, utcnow
 from .errors import BadRequest, Conflict, NotFound
+from .transactions import audit, transaction
 
-__all__ = ["create_app_record", "create_env", "get_app", "list_apps", "list_envs"]
+__all__ = [
+    "claim_node",
+    "create_app_record",
+    "create_env",
+    "get_app",
+    "get_env",
+    "list_apps",
+    "list_envs",
+]
 
 
-def _valid(name: object, what: str) -> str:
+def valid_segment(name: object, what: str) -> str:
+    """``name`` if it can be an app/env/version/user name, else :class:`BadRequest`."""
     try:
         return validate_segment(name, what)
     except InvalidNameError as exc:
@@ -32,59 +57,50 @@ def create_app_record(
     actor_user_id: int | None = None,
 ) -> App:
     """Create an app; its creator (when a user) is granted it. Duplicate -> :class:`Conflict`."""
-    _valid(name, "app")
+    valid_segment(name, "app")
     if not isinstance(description, str) or len(description) > 1000:
         raise BadRequest("description must be a string of at most 1000 characters")
-    now = utcnow()
-    app = App(name=name, description=description, created_by=actor, created_at=now)
-    try:
+    with transaction(session, conflict=f"app {name!r} already exists"):
+        app = App(name=name, description=description, created_by=actor, created_at=utcnow())
         session.add(app)
         session.flush()
         if actor_user_id is not None:
-            session.add(AppGrant(user_id=actor_user_id, app_id=app.id, created_at=now))
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="app.create",
-                app=name,
-                target=name,
-                detail=json.dumps({"description": description}, ensure_ascii=False),
-            )
+            session.add(AppGrant(user_id=actor_user_id, app_id=app.id, created_at=app.created_at))
+        audit(
+            session,
+            actor=actor,
+            action="app.create",
+            app=name,
+            target=name,
+            description=description,
         )
-        session.commit()
-    except sa.exc.IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"app {name!r} already exists") from exc
-    except BaseException:
-        session.rollback()
-        raise
     return app
 
 
 def create_env(session: so.Session, *, name: str, actor: str) -> Env:
     """Create an env. Duplicate -> :class:`Conflict`."""
-    _valid(name, "env")
-    now = utcnow()
-    env = Env(name=name, created_by=actor, created_at=now)
-    try:
+    valid_segment(name, "env")
+    with transaction(session, conflict=f"env {name!r} already exists"):
+        env = Env(name=name, created_by=actor, created_at=utcnow())
         session.add(env)
-        session.add(AuditEvent(at=now, actor=actor, action="env.create", target=name, detail=""))
-        session.commit()
-    except sa.exc.IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"env {name!r} already exists") from exc
-    except BaseException:
-        session.rollback()
-        raise
+        audit(session, actor=actor, action="env.create", target=name)
     return env
 
 
 def get_app(session: so.Session, name: str) -> App:
+    """The app called ``name``, or :class:`NotFound`."""
     app = session.scalar(sa.select(App).where(App.name == name))
     if app is None:
         raise NotFound(f"app {name!r} does not exist")
     return app
+
+
+def get_env(session: so.Session, name: str) -> Env:
+    """The env called ``name``, or :class:`NotFound`."""
+    env = session.scalar(sa.select(Env).where(Env.name == name))
+    if env is None:
+        raise NotFound(f"env {name!r} does not exist")
+    return env
 
 
 def list_apps(session: so.Session, *, only_ids: set[int] | None = None) -> list[App]:
@@ -99,3 +115,39 @@ def list_apps(session: so.Session, *, only_ids: set[int] | None = None) -> list[
 
 def list_envs(session: so.Session) -> list[Env]:
     return list(session.scalars(sa.select(Env).order_by(Env.name)))
+
+
+def claim_node(session: so.Session, coords: Coordinates, app: App, env: Env) -> ConfigNode:
+    """The node of ``coords``, claimed now if it has none (inside the caller's transaction).
+
+    Raises :class:`Conflict` naming the other app x env x version if that one holds the same
+    node name ``<app>_<version>_<env>``.
+    """
+    node = session.scalar(
+        sa.select(ConfigNode).where(
+            ConfigNode.app_id == app.id,
+            ConfigNode.env_id == env.id,
+            ConfigNode.version == coords.version,
+        )
+    )
+    if node is not None:
+        return node
+    other = session.scalar(sa.select(ConfigNode).where(ConfigNode.node_name == coords.node_name))
+    if other is not None:
+        holder = Coordinates(app=other.app.name, version=other.version, env=other.env.name)
+        raise Conflict(
+            f"app {coords.app!r} env {coords.env!r} version {coords.version!r} would share the "
+            f"ZooKeeper node {coords.node_name!r} with app {holder.app!r} env {holder.env!r} "
+            f"version {holder.version!r} (node names are <app>_<version>_<env>): choose "
+            "another name"
+        )
+    node = ConfigNode(
+        node_name=coords.node_name,
+        app_id=app.id,
+        env_id=env.id,
+        version=coords.version,
+        created_at=utcnow(),
+    )
+    session.add(node)
+    session.flush()
+    return node

@@ -3,24 +3,36 @@
 Every change writes, in a single database transaction: the config row, a ``ConfigRevision``
 (full old and new value, author, comment), a ``Notification`` for ZooKeeper and an
 ``AuditEvent``. The functions commit themselves and return the ids of the notifications to
-deliver; they need no Flask request (the admin API, the console and the CLI all call them).
+deliver; they need no Flask request (the admin API, the console, the CLI and the publisher all
+call them). A change is a ``_Change``; :func:`_apply` runs it in four steps that each do one
+thing: lock the row, decide (``If-Match``, unchanged, unknown), write the row, record it
+(revision, notification, audit).
+
+Names: a name that ZooKeeper cannot store (:func:`disconf_core.zookeeper_refusal`) is refused
+before anything is written whenever a value is published (create, update, rollback, copy,
+upload); looking a name up (read, history, delete) only applies the structural rules, so a
+config stored before that rule existed can still be read and deleted but not published again.
+Publishing also claims the ZooKeeper node of its app x env x version
+(:func:`~disconf_web.services.catalog.claim_node`), refusing a triple whose node name another
+triple already holds.
 
 Error Handling
 --------------
-Nothing here talks to ZooKeeper. Every refusal (bad name, unknown app/env, oversize or
-non-UTF-8 content, stale ``If-Match``) raises a :mod:`~disconf_web.services.errors` exception
-*before* anything is written. A concurrent change of the same config that slips past the
-``If-Match`` check is caught by the database's unique (config, revision number) constraint:
-the losing transaction is rolled back and :class:`Conflict` is raised, so nothing is half-written.
+Nothing here talks to ZooKeeper. Every refusal (bad name, unknown app/env, node-name collision,
+oversize or non-UTF-8 content, stale ``If-Match``) raises a
+:mod:`~disconf_web.services.errors` exception and rolls the transaction back, so nothing is
+half-written. A concurrent change of the same config that slips past the ``If-Match`` check is
+caught by the database's unique (config, revision number) constraint and raised as
+:class:`Conflict`.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import sqlalchemy as sa
-import sqlalchemy.exc
 import sqlalchemy.orm as so
 
 from disconf_core import (
@@ -35,7 +47,6 @@ from disconf_core import (
 
 from ..models import (
     App,
-    AuditEvent,
     Config,
     ConfigRevision,
     ConfigStatus,
@@ -44,7 +55,9 @@ from ..models import (
     RevisionAction,
     utcnow,
 )
-from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, PreconditionFailed
+from .catalog import claim_node, get_app, get_env
+from .errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
+from .transactions import audit, transaction
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -79,6 +92,25 @@ class ChangeResult:
     notification_ids: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Change:
+    """One change of one config: ``value`` None deletes it."""
+
+    coords: Coordinates
+    kind: ConfigType
+    name: str
+    value: str | None
+    action: RevisionAction
+    actor: str
+    comment: str = ""
+    if_match: str | None = None
+    zk_prefix: str = "/disconf"
+
+    @property
+    def label(self) -> str:
+        return _label(self.kind, self.name)
+
+
 def coordinates(app: str, env: str, version: str) -> Coordinates:
     """Validated coordinates, or :class:`BadRequest` naming the bad value."""
     try:
@@ -87,9 +119,9 @@ def coordinates(app: str, env: str, version: str) -> Coordinates:
         raise BadRequest(str(exc)) from exc
 
 
-def _check_name(kind: ConfigType, name: str) -> None:
+def _check_name(kind: ConfigType, name: str, *, storable: bool) -> None:
     try:
-        validate_config_name(name, kind.segment)
+        validate_config_name(name, kind.segment, storable=storable)
     except InvalidNameError as exc:
         raise BadRequest(str(exc)) from exc
 
@@ -134,18 +166,28 @@ def notification_data(kind: ConfigType, value: str) -> str:
     return json.dumps(cut, ensure_ascii=False)
 
 
-def _app(session: so.Session, name: str) -> App:
-    app = session.scalar(sa.select(App).where(App.name == name))
-    if app is None:
-        raise NotFound(f"app {name!r} does not exist")
-    return app
+def _rows(session: so.Session, coords: Coordinates) -> tuple[App, Env]:
+    return get_app(session, coords.app), get_env(session, coords.env)
 
 
-def _env(session: so.Session, name: str) -> Env:
-    env = session.scalar(sa.select(Env).where(Env.name == name))
-    if env is None:
-        raise NotFound(f"env {name!r} does not exist")
-    return env
+def _find(
+    session: so.Session,
+    rows: tuple[App, Env],
+    coords: Coordinates,
+    kind: ConfigType,
+    name: str,
+    *,
+    for_update: bool,
+) -> Config | None:
+    app, env = rows
+    query = sa.select(Config).where(
+        Config.app_id == app.id,
+        Config.env_id == env.id,
+        Config.version == coords.version,
+        Config.type == int(kind),
+        Config.name == name,
+    )
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def find_config(
@@ -157,165 +199,164 @@ def find_config(
     for_update: bool = False,
 ) -> Config | None:
     """The config row (live or deleted), or None; unknown app/env raise :class:`NotFound`."""
-    _check_name(kind, name)
-    app = _app(session, coords.app)
-    env = _env(session, coords.env)
-    query = sa.select(Config).where(
-        Config.app_id == app.id,
-        Config.env_id == env.id,
-        Config.version == coords.version,
-        Config.type == int(kind),
-        Config.name == name,
-    )
-    if for_update:
-        query = query.with_for_update()
-    return session.scalar(query)
+    _check_name(kind, name, storable=False)
+    return _find(session, _rows(session, coords), coords, kind, name, for_update=for_update)
+
+
+def _live(config: Config | None) -> bool:
+    return config is not None and config.status == ConfigStatus.LIVE
+
+
+def _existing(config: Config | None, kind: ConfigType, name: str, coords: Coordinates) -> Config:
+    """``config`` if there is a row (live or deleted), else :class:`NotFound`."""
+    if config is None:
+        raise NotFound(f"{_label(kind, name)} does not exist in {coords}")
+    return config
 
 
 def get_config(session: so.Session, coords: Coordinates, kind: ConfigType, name: str) -> Config:
     """The live config, or :class:`NotFound`."""
     config = find_config(session, coords, kind, name)
-    if config is None or config.status != ConfigStatus.LIVE:
-        raise NotFound(f"{_label(kind, name)} does not exist in {coords}")
+    return _existing(config if _live(config) else None, kind, name, coords)
+
+
+def _check_if_match(config: Config | None, change: _Change) -> None:
+    if change.if_match is None:
+        return
+    tags = [unquote_etag(tag) for tag in change.if_match.split(",") if tag.strip()]
+    if not _live(config) and "*" in tags:
+        raise PreconditionFailed(f"{change.label} does not exist (If-Match: *)")
+    if not _live(config):
+        raise PreconditionFailed(
+            f"{change.label} does not exist, so it cannot match If-Match {change.if_match!r}"
+        )
+    assert config is not None
+    if "*" not in tags and config.md5 not in tags:
+        raise PreconditionFailed(
+            f'{change.label} has changed: its ETag is "{config.md5}", not {change.if_match!r}; '
+            "fetch it again and retry"
+        )
+
+
+def _write_row(
+    session: so.Session,
+    rows: tuple[App, Env],
+    config: Config | None,
+    change: _Change,
+    now: datetime,
+) -> Config:
+    """Create, update or soft-delete the config row (its revision number counts up)."""
+    if config is None:
+        assert change.value is not None
+        app, env = rows
+        config = Config(
+            app_id=app.id,
+            env_id=env.id,
+            version=change.coords.version,
+            type=int(change.kind),
+            name=change.name,
+            value=change.value,
+            md5=content_md5(change.value),
+            revision=1,
+            status=ConfigStatus.LIVE,
+            created_at=now,
+            created_by=change.actor,
+            updated_at=now,
+            updated_by=change.actor,
+        )
+        session.add(config)
+        session.flush()
+        return config
+    config.revision += 1
+    config.updated_at = now
+    config.updated_by = change.actor
+    if change.value is None:
+        config.status = ConfigStatus.DELETED
+    else:
+        config.value = change.value
+        config.md5 = content_md5(change.value)
+        config.status = ConfigStatus.LIVE
     return config
 
 
-def _check_if_match(
-    config: Config | None, kind: ConfigType, name: str, if_match: str | None
-) -> None:
-    if if_match is None:
-        return
-    live = config is not None and config.status == ConfigStatus.LIVE
-    tags = [unquote_etag(tag) for tag in if_match.split(",") if tag.strip()]
-    if "*" in tags:
-        if not live:
-            raise PreconditionFailed(f"{_label(kind, name)} does not exist (If-Match: *)")
-        return
-    if not live:
-        raise PreconditionFailed(
-            f"{_label(kind, name)} does not exist, so it cannot match If-Match {if_match!r}"
-        )
-    assert config is not None
-    if config.md5 not in tags:
-        raise PreconditionFailed(
-            f'{_label(kind, name)} has changed: its ETag is "{config.md5}", not {if_match!r}; '
-            "fetch it again and retry"
-        )
-
-
-def _apply(
+def _record(
     session: so.Session,
+    config: Config,
+    change: _Change,
     *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
-    value: str | None,
     action: RevisionAction,
-    actor: str,
-    comment: str,
-    if_match: str | None,
-    zk_prefix: str,
-) -> ChangeResult:
-    """Write one change (value None = delete) with its revision, notification and audit."""
-    try:
-        config = find_config(session, coords, kind, name, for_update=True)
-        _check_if_match(config, kind, name, if_match)
-        now = utcnow()
-        live = config is not None and config.status == ConfigStatus.LIVE
-        if value is None:
-            if config is None or not live:
-                raise NotFound(f"{_label(kind, name)} does not exist in {coords}")
-        elif live and config is not None and config.value == value:
-            session.rollback()
+    old_value: str | None,
+    now: datetime,
+) -> list[int]:
+    """The revision, the notification (not for a delete) and the audit event of a change."""
+    session.add(
+        ConfigRevision(
+            config_id=config.id,
+            number=config.revision,
+            action=action.value,
+            old_value=old_value,
+            new_value=change.value,
+            new_md5=None if change.value is None else content_md5(change.value),
+            author=change.actor,
+            comment=change.comment,
+            at=now,
+        )
+    )
+    notification = None
+    if change.value is not None:
+        notification = Notification(
+            config_id=config.id,
+            path=config_node(change.zk_prefix, change.coords, change.kind, change.name),
+            data=notification_data(change.kind, change.value),
+            created_at=now,
+            attempts=0,
+        )
+        session.add(notification)
+    audit(
+        session,
+        actor=change.actor,
+        action=f"config.{action.value}",
+        app=change.coords.app,
+        target=f"{change.coords}/{change.kind.segment}/{change.name}",
+        revision=config.revision,
+        md5=config.md5,
+        comment=change.comment,
+    )
+    session.flush()
+    return [] if notification is None else [notification.id]
+
+
+def _apply(session: so.Session, change: _Change) -> ChangeResult:
+    """Write one change with its revision, notification and audit, in one transaction."""
+    conflict = (
+        f"{change.label} in {change.coords} was changed concurrently by someone else; "
+        "fetch it again and retry"
+    )
+    with transaction(session, conflict=conflict):
+        rows = _rows(session, change.coords)
+        config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
+        _check_if_match(config, change)
+        live = _live(config)
+        if change.value is None:
+            _existing(config if live else None, change.kind, change.name, change.coords)
+        elif live and config is not None and config.value == change.value:
             return ChangeResult(config=config, changed=False)
-        created = config is None
-        revived = config is not None and not live and value is not None
-        if config is None:
-            assert value is not None
-            config = Config(
-                app_id=_app(session, coords.app).id,
-                env_id=_env(session, coords.env).id,
-                version=coords.version,
-                type=int(kind),
-                name=name,
-                value=value,
-                md5=content_md5(value),
-                revision=1,
-                status=ConfigStatus.LIVE,
-                created_at=now,
-                created_by=actor,
-                updated_at=now,
-                updated_by=actor,
-            )
-            session.add(config)
-            session.flush()
-            old_value: str | None = None
         else:
-            old_value = config.value if live else None
-            config.revision += 1
-            config.updated_at = now
-            config.updated_by = actor
-            if value is None:
-                config.status = ConfigStatus.DELETED
-            else:
-                config.value = value
-                config.md5 = content_md5(value)
-                config.status = ConfigStatus.LIVE
-        action_name: RevisionAction = action
+            claim_node(session, change.coords, *rows)
+        created = config is None
+        old_value = config.value if config is not None and live else None
+        action = change.action
         if created and action is RevisionAction.UPDATE:
-            action_name = RevisionAction.CREATE
-        session.add(
-            ConfigRevision(
-                config_id=config.id,
-                number=config.revision,
-                action=action_name.value,
-                old_value=old_value,
-                new_value=value,
-                new_md5=None if value is None else content_md5(value),
-                author=actor,
-                comment=comment,
-                at=now,
-            )
-        )
-        notifications: list[Notification] = []
-        if value is not None:
-            notifications.append(
-                Notification(
-                    config_id=config.id,
-                    path=config_node(zk_prefix, coords, kind, name),
-                    data=notification_data(kind, value),
-                    created_at=now,
-                    attempts=0,
-                )
-            )
-            session.add_all(notifications)
-        session.add(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action=f"config.{action_name.value}",
-                app=coords.app,
-                target=f"{coords}/{kind.segment}/{name}",
-                detail=json.dumps(
-                    {"revision": config.revision, "md5": config.md5, "comment": comment},
-                    ensure_ascii=False,
-                ),
-            )
-        )
-        session.flush()
-        ids = [notification.id for notification in notifications]
-        session.commit()
-    except sa.exc.IntegrityError as exc:
-        session.rollback()
-        raise Conflict(
-            f"{_label(kind, name)} in {coords} was changed concurrently by someone else; "
-            "fetch it again and retry"
-        ) from exc
-    except BaseException:
-        session.rollback()
-        raise
+            action = RevisionAction.CREATE
+        now = utcnow()
+        config = _write_row(session, rows, config, change, now)
+        ids = _record(session, config, change, action=action, old_value=old_value, now=now)
     return ChangeResult(
-        config=config, changed=True, created=created, revived=revived, notification_ids=ids
+        config=config,
+        changed=True,
+        created=created,
+        revived=not created and not live and change.value is not None,
+        notification_ids=ids,
     )
 
 
@@ -336,19 +377,13 @@ def publish_config(
 
     Publishing the value it already has changes nothing (``changed=False``, no revision).
     """
-    _check_name(kind, name)
+    _check_name(kind, name, storable=True)
     value = _decode(kind, name, content, max_bytes)
     return _apply(
         session,
-        coords=coords,
-        kind=kind,
-        name=name,
-        value=value,
-        action=RevisionAction.UPDATE,
-        actor=actor,
-        comment=comment,
-        if_match=if_match,
-        zk_prefix=zk_prefix,
+        _Change(
+            coords, kind, name, value, RevisionAction.UPDATE, actor, comment, if_match, zk_prefix
+        ),
     )
 
 
@@ -366,15 +401,9 @@ def delete_config(
     """Soft-delete a live config (a revision is recorded; ZooKeeper is not touched)."""
     return _apply(
         session,
-        coords=coords,
-        kind=kind,
-        name=name,
-        value=None,
-        action=RevisionAction.DELETE,
-        actor=actor,
-        comment=comment,
-        if_match=if_match,
-        zk_prefix=zk_prefix,
+        _Change(
+            coords, kind, name, None, RevisionAction.DELETE, actor, comment, if_match, zk_prefix
+        ),
     )
 
 
@@ -394,9 +423,8 @@ def rollback_config(
     """Publish the value a past revision set, as a new ``rollback`` revision."""
     if isinstance(to_revision, bool) or not isinstance(to_revision, int) or to_revision < 1:
         raise BadRequest(f"revision must be a positive integer, not {to_revision!r}")
-    config = find_config(session, coords, kind, name)
-    if config is None:
-        raise NotFound(f"{_label(kind, name)} does not exist in {coords}")
+    _check_name(kind, name, storable=True)
+    config = _existing(find_config(session, coords, kind, name), kind, name, coords)
     past = session.scalar(
         sa.select(ConfigRevision).where(
             ConfigRevision.config_id == config.id, ConfigRevision.number == to_revision
@@ -409,20 +437,15 @@ def rollback_config(
             f"revision {to_revision} of {_label(kind, name)} is a delete: roll back to a "
             "revision that set a value"
         )
-    session.rollback()
     if len(past.new_value.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"revision {to_revision} is over the limit of {max_bytes} bytes")
+    note = comment or f"rollback to revision {to_revision}"
+    value = past.new_value
     return _apply(
         session,
-        coords=coords,
-        kind=kind,
-        name=name,
-        value=past.new_value,
-        action=RevisionAction.ROLLBACK,
-        actor=actor,
-        comment=comment or f"rollback to revision {to_revision}",
-        if_match=if_match,
-        zk_prefix=zk_prefix,
+        _Change(
+            coords, kind, name, value, RevisionAction.ROLLBACK, actor, note, if_match, zk_prefix
+        ),
     )
 
 
@@ -430,9 +453,7 @@ def list_revisions(
     session: so.Session, coords: Coordinates, kind: ConfigType, name: str
 ) -> list[ConfigRevision]:
     """All revisions of a config (live or deleted), newest first."""
-    config = find_config(session, coords, kind, name)
-    if config is None:
-        raise NotFound(f"{_label(kind, name)} does not exist in {coords}")
+    config = _existing(find_config(session, coords, kind, name), kind, name, coords)
     return list(
         session.scalars(
             sa.select(ConfigRevision)
@@ -442,37 +463,26 @@ def list_revisions(
     )
 
 
+def _live_configs(session: so.Session, app: str, env: str) -> sa.Select[Config]:
+    """The live configs of app x env (any version)."""
+    return sa.select(Config).where(
+        Config.app_id == get_app(session, app).id,
+        Config.env_id == get_env(session, env).id,
+        Config.status == int(ConfigStatus.LIVE),
+    )
+
+
 def list_configs(session: so.Session, coords: Coordinates) -> list[Config]:
     """The live configs of app x env x version, files first, then by name."""
-    app = _app(session, coords.app)
-    env = _env(session, coords.env)
+    query = _live_configs(session, coords.app, coords.env)
     return list(
         session.scalars(
-            sa.select(Config)
-            .where(
-                Config.app_id == app.id,
-                Config.env_id == env.id,
-                Config.version == coords.version,
-                Config.status == int(ConfigStatus.LIVE),
-            )
-            .order_by(Config.type, Config.name)
+            query.where(Config.version == coords.version).order_by(Config.type, Config.name)
         )
     )
 
 
 def list_versions(session: so.Session, app: str, env: str) -> list[str]:
     """The versions of app x env that have at least one live config, sorted."""
-    app_row = _app(session, app)
-    env_row = _env(session, env)
-    return list(
-        session.scalars(
-            sa.select(Config.version)
-            .where(
-                Config.app_id == app_row.id,
-                Config.env_id == env_row.id,
-                Config.status == int(ConfigStatus.LIVE),
-            )
-            .distinct()
-            .order_by(Config.version)
-        )
-    )
+    live = _live_configs(session, app, env).subquery()
+    return list(session.scalars(sa.select(live.c.version).distinct().order_by(live.c.version)))
