@@ -1,42 +1,63 @@
-"""Admin API for users, grants and API tokens (``/api/v1/users``, ``/api/v1/tokens``).
+"""Admin API for users, grants, API tokens and the audit log (``/api/v1/users``,
+``/api/v1/tokens``, ``/api/v1/audit``).
 
-Admins manage users and grants; every user manages their own tokens (admins: anyone's).
+Admins manage users and grants; every user manages their own tokens (admins: anyone's). Lists
+are paginated like every admin API list (``limit``, ``cursor``, ``next``).
+
+Tokens belong to their user, and a token created by a request that a token authenticated is also
+tied to that token: revoking it revokes every token created through it (see
+:mod:`disconf_web.services.accounts`). A token created from a console session has no parent.
+
+The audit log answers admins every event, other users the events of the apps granted to them.
 """
 
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Response, current_app, jsonify, request
 
 from .. import services
-from ..auth import is_admin, require_admin, require_user
+from ..auth import current_token_id, is_admin, require_admin, require_user
 from ..extensions import get_db
-from ..models import App, AppGrant
-from .admin import _json_body, _string, bp
-from .serialize import token_json, user_json
+from ..models import App, AppGrant, User
+from ..services import listing
+from .admin import _json_body, _page_args, _string, bp, paged
+from .serialize import audit_json, token_json, user_json
 
 __all__: list[str] = []
 
+_MAX_FILTER = 1024
 
-def _apps_of(user_id: int) -> list[str]:
-    import sqlalchemy as sa
 
-    session = get_db(current_app).session()
-    return list(
-        session.scalars(
-            sa.select(App.name)
-            .join(AppGrant, AppGrant.app_id == App.id)
-            .where(AppGrant.user_id == user_id)
-            .order_by(App.name)
-        )
+def _session() -> so.Session:
+    return get_db(current_app).session()
+
+
+def _apps_of(users: list[User]) -> dict[int, list[str]]:
+    """The granted app names of each user of a page, in one query."""
+    granted: dict[int, list[str]] = {user.id: [] for user in users}
+    if not users:
+        return granted
+    rows = _session().execute(
+        sa.select(AppGrant.user_id, App.name)
+        .join(App, AppGrant.app_id == App.id)
+        .where(AppGrant.user_id.in_(sorted(granted)))
+        .order_by(App.name)
     )
+    for user_id, name in rows:
+        granted[user_id].append(name)
+    return granted
 
 
 @bp.get("/users")
 def list_users() -> Response:
     user = require_user()
     require_admin(user, "list users")
-    users = services.list_users(get_db(current_app).session())
-    return jsonify({"users": [user_json(row, _apps_of(row.id)) for row in users]})
+    limit, cursor = _page_args()
+    page = listing.page_users(_session(), limit=limit, cursor=cursor)
+    apps = _apps_of(page.items)
+    return paged("users", [user_json(row, apps[row.id]) for row in page.items], page.next_cursor)
 
 
 @bp.post("/users")
@@ -48,7 +69,7 @@ def create_user() -> tuple[Response, int]:
     if not isinstance(apps, list) or not all(isinstance(app, str) for app in apps):
         raise services.BadRequest('field "apps" must be a list of app names')
     user = services.create_user(
-        get_db(current_app).session(),
+        _session(),
         name=_string(body, "name"),
         password=_string(body, "password"),
         role=_string(body, "role"),
@@ -62,7 +83,7 @@ def create_user() -> tuple[Response, int]:
 def grant(name: str, app: str) -> Response:
     actor = require_user()
     require_admin(actor, "grant apps")
-    services.grant_app(get_db(current_app).session(), user=name, app=app, actor=actor.name)
+    services.grant_app(_session(), user=name, app=app, actor=actor.name)
     return jsonify({"user": name, "app": app, "granted": True})
 
 
@@ -70,15 +91,16 @@ def grant(name: str, app: str) -> Response:
 def revoke(name: str, app: str) -> Response:
     actor = require_user()
     require_admin(actor, "revoke grants")
-    services.revoke_grant(get_db(current_app).session(), user=name, app=app, actor=actor.name)
+    services.revoke_grant(_session(), user=name, app=app, actor=actor.name)
     return jsonify({"user": name, "app": app, "granted": False})
 
 
 @bp.get("/tokens")
 def list_tokens() -> Response:
     user = require_user()
-    tokens = services.list_tokens(get_db(current_app).session(), user=user.name)
-    return jsonify({"tokens": [token_json(token) for token in tokens]})
+    limit, cursor = _page_args()
+    page = listing.page_tokens(_session(), user_id=user.id, limit=limit, cursor=cursor)
+    return paged("tokens", [token_json(token) for token in page.items], page.next_cursor)
 
 
 @bp.post("/tokens")
@@ -86,21 +108,62 @@ def create_token() -> tuple[Response, int]:
     user = require_user()
     body = _json_body()
     new = services.create_token(
-        get_db(current_app).session(),
+        _session(),
         user=user.name,
         name=_string(body, "name", required=False, default="default"),
         actor=user.name,
+        created_by_token_id=current_token_id(),
     )
     return jsonify({**token_json(new.token), "token": new.secret}), 201
 
 
-@bp.delete("/tokens/<int:token_id>")
+@bp.delete("/tokens/<int(max=2147483647):token_id>")
 def revoke_token(token_id: int) -> Response:
     user = require_user()
     services.revoke_token(
-        get_db(current_app).session(),
+        _session(),
         token_id=token_id,
         actor=user.name,
         user=None if is_admin(user) else user.name,
     )
     return jsonify({"id": token_id, "revoked": True})
+
+
+def _filter(key: str) -> str | None:
+    value = request.args.get(key) or None
+    if value is not None and (len(value) > _MAX_FILTER or not _storable(value)):
+        raise services.BadRequest(f"query parameter {key!r} is not a valid name")
+    return value
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@bp.get("/audit")
+def list_audit() -> Response:
+    """Audit events, newest first; ``?app=`` and ``?actor=`` filter."""
+    user = require_user()
+    limit, cursor = _page_args()
+    only_apps = None
+    if not is_admin(user):
+        only_apps = set(
+            _session().scalars(
+                sa.select(App.name)
+                .join(AppGrant, AppGrant.app_id == App.id)
+                .where(AppGrant.user_id == user.id)
+            )
+        )
+    page = listing.page_audit(
+        _session(),
+        app=_filter("app"),
+        actor=_filter("actor"),
+        only_apps=only_apps,
+        limit=limit,
+        cursor=cursor,
+    )
+    return paged("events", [audit_json(event) for event in page.items], page.next_cursor)

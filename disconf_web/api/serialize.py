@@ -132,4 +132,5 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "created_at": iso(token.created_at),
         "last_used_at": iso(token.last_used_at),
         "revoked": token.revoked_at is not None,
+        "created_by_token_id": token.created_by_token_id,
     }

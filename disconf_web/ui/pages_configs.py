@@ -40,7 +40,7 @@ from .page_common import (
     publish_settings,
     published_message,
 )
-from .security import login_required
+from .security import attachment, login_required
 from .selfcheck import self_check
 
 
@@ -96,7 +96,7 @@ def download_zip(app: str, env: str, version: str) -> Response:
     return Response(
         buffer.getvalue(),
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(filename)},
     )
 
 
@@ -110,7 +110,7 @@ def raw(app: str, env: str, version: str, kind: str, name: str) -> Response:
     return Response(
         config.value.encode("utf-8"),
         mimetype="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": attachment(name)},
     )
 
 

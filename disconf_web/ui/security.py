@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 from flask import Flask, Request, abort, current_app, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -46,6 +47,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "ConsoleSessionInterface",
+    "attachment",
     "check_csrf",
     "configure_sessions",
     "csrf_token",
@@ -199,6 +201,15 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` value for downloading ``filename`` (RFC 6266): an ASCII
+    ``filename`` fallback (quotes, backslashes and control characters replaced) and the exact
+    name as ``filename*=UTF-8''...``, so any name is a valid header and no header injection."""
+    fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\' else "_" for ch in filename)
+    exact = quote(filename.encode("utf-8", "replace"), safe="")
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
 
 
 def add_security_headers(response: WerkzeugResponse) -> WerkzeugResponse:
