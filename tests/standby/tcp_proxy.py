@@ -3,6 +3,10 @@
 ``cut()`` closes every proxied connection and refuses (accepts then closes) new ones, so the
 client behind it sees SUSPENDED, and LOST once the server expired its session; ``restore()``
 lets it reconnect. Other clients, connected to ZooKeeper directly, are unaffected.
+
+``freeze()`` makes it a peer that accepts and never answers: connections stay open, but every
+byte is swallowed (existing and new connections alike), as with a paused server or a silent
+network partition. ``restore()`` closes the frozen connections and forwards new ones again.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._refusing = False
+        self._frozen = False
         self._closed = False
         self._thread = threading.Thread(target=self._accept_loop, name="tcp-proxy", daemon=True)
         self._thread.start()
@@ -38,9 +43,21 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def freeze(self) -> None:
+        with self._lock:
+            self._frozen = True
+
     def restore(self) -> None:
         with self._lock:
+            was_frozen, self._frozen = self._frozen, False
             self._refusing = False
+            sockets = self._sockets if was_frozen else []
+            if was_frozen:
+                self._sockets = []
+        for sock in sockets:  # their streams lost bytes while frozen: clients must reconnect
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def close(self) -> None:
         self._closed = True
@@ -57,9 +74,15 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
-                refusing = self._refusing
+                refusing, frozen = self._refusing, self._frozen
             if refusing:
                 client.close()
+                continue
+            if frozen:  # accept, then never answer
+                client.settimeout(None)
+                with self._lock:
+                    self._sockets.append(client)
+                threading.Thread(target=self._pump, args=(client, None), daemon=True).start()
                 continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
@@ -73,17 +96,20 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket | None) -> None:
+        """Forward ``source`` to ``sink`` until either closes; swallow everything while frozen."""
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
-                sink.sendall(data)
+                if sink is not None and not self._frozen:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:
             for sock in (source, sink):
+                if sock is None:
+                    continue
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
