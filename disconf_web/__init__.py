@@ -18,16 +18,18 @@ from werkzeug.exceptions import HTTPException
 
 from .extensions import Database, DatabaseTimeouts, get_db
 from .notifier import Notifier
+from .publisher import Publisher, get_notifier, get_publisher
 from .settings import DEFAULTS, SettingsError, check_settings
-from .state import NOTIFIER_KEY, get_notifier
 
 __all__ = [
     "Database",
     "Notifier",
+    "Publisher",
     "SettingsError",
     "create_app",
     "get_db",
     "get_notifier",
+    "get_publisher",
     "shutdown_app",
 ]
 
@@ -59,18 +61,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     db = Database(app.config["DATABASE_URL"], timeouts=timeouts)
     db.init_app(app)
-    notifier = Notifier(
-        db,
-        app.config["ZK_HOSTS"],
-        enabled=app.config["ZK_ENABLED"],
-        session_timeout=app.config["ZK_TIMEOUT"],
-        inline_timeout=app.config["NOTIFY_INLINE_TIMEOUT"],
-        sweep_interval=app.config["NOTIFY_SWEEP_INTERVAL"],
-        backoff_initial=app.config["NOTIFY_BACKOFF_INITIAL"],
-        backoff_max=app.config["NOTIFY_BACKOFF_MAX"],
-        grace=app.config["NOTIFY_GRACE"],
-    )
-    app.extensions[NOTIFIER_KEY] = notifier
+    publisher = Publisher()
+    publisher.init_app(app)  # publish path: ZooKeeper session, outbox deliverer, instance reads
 
     from .api import admin_bp, client_bp, health_bp
 
@@ -125,11 +117,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         return Response(_json_error(message), 503, mimetype="application/json")
 
     if app.config["NOTIFIER_AUTOSTART"]:
-        notifier.ensure_started()
+        publisher.start()
 
         @app.before_request
         def _after_fork() -> None:
-            notifier.ensure_started()  # a no-op unless this process forked after create_app
+            publisher.start()  # a no-op unless this process forked after create_app
 
     return app
 
@@ -140,5 +132,5 @@ def _json_error(message: str) -> str:
 
 def shutdown_app(app: Flask) -> None:
     """Stop the notifier and dispose of the database engine (tests, quickstart)."""
-    get_notifier(app).stop()
+    get_publisher(app).stop()
     get_db(app).dispose()

@@ -8,9 +8,12 @@ token) and ``is_master``, plus the saved context's metadata (never its content).
 
 Error Handling
 --------------
-Read-only, in the request thread, through the process's :class:`~disconf_web.notifier.Notifier`
-(bounded reads; never on a kazoo event thread). ZooKeeper disabled, down or timing out:
-:class:`ElectionsUnavailable` naming the reason. No ``standby`` node: no elections. A contender
+Read-only, in the request thread, through the app's
+:class:`~disconf_web.instances.InstanceRegistry` (bounded reads, ``READ_TIMEOUT``; never on a kazoo
+event thread). ZooKeeper disabled, down, ``SUSPENDED``, session ``LOST`` or timing out:
+:class:`ElectionsUnavailable` naming the reason (the session is re-opened by kazoo; nothing is
+kept here). Database loss does not concern this module; the views' own checks answer 503.
+No ``standby`` node: no elections. A contender
 node whose data is not ours keeps its place with null host/pid/since; an unreadable context is
 reported as ``{"error": ...}``.
 """
@@ -19,17 +22,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from disconf_core import Coordinates, app_node
+from disconf_core import Coordinates, DisconfError, app_node
 from disconf_core.standby import CONTEXT_NODE, StandbyDataError, decode_context, parse_contenders
 
-from .notifier import InstanceData, Notifier
+from .instances import InstanceData, InstanceRegistry
 
 __all__ = ["ElectionsUnavailable", "elections_root", "read_election", "read_elections"]
 
 READ_TIMEOUT = 2.0
 
 
-class ElectionsUnavailable(Exception):
+class ElectionsUnavailable(DisconfError):
     """ZooKeeper could not be read; the message says why."""
 
 
@@ -37,12 +40,12 @@ def elections_root(prefix: str, coords: Coordinates) -> str:
     return f"{app_node(prefix, coords)}/standby"
 
 
-def _children(notifier: Notifier, path: str) -> list[InstanceData]:
-    if not notifier.enabled:
+def _children(registry: InstanceRegistry, path: str) -> list[InstanceData]:
+    if not registry.connection.enabled:
         raise ElectionsUnavailable("ZooKeeper is disabled on this server")
-    notifier.ensure_started()
+    registry.connection.ensure_started()
     try:
-        return list(notifier.instances(path, READ_TIMEOUT))
+        return list(registry.instances(path, READ_TIMEOUT))
     except Exception as exc:  # noqa: BLE001 - ZooKeeper down or timing out
         raise ElectionsUnavailable(
             f"cannot read master/standby elections from ZooKeeper: {exc or type(exc).__name__}"
@@ -66,9 +69,9 @@ def _context_view(data: bytes) -> dict[str, Any] | None:
     }
 
 
-def read_election(notifier: Notifier, path: str, name: str) -> dict[str, Any]:
+def read_election(registry: InstanceRegistry, path: str, name: str) -> dict[str, Any]:
     """``{"name", "path", "master", "contenders", "context"}`` of one election."""
-    children = _children(notifier, path)
+    children = _children(registry, path)
     contenders = parse_contenders((child.name, child.data) for child in children)
     context = next(
         (_context_view(child.data) for child in children if child.name == CONTEXT_NODE), None
@@ -83,8 +86,10 @@ def read_election(notifier: Notifier, path: str, name: str) -> dict[str, Any]:
     }
 
 
-def read_elections(notifier: Notifier, prefix: str, coords: Coordinates) -> list[dict[str, Any]]:
+def read_elections(
+    registry: InstanceRegistry, prefix: str, coords: Coordinates
+) -> list[dict[str, Any]]:
     """Every election of ``coords``, sorted by name."""
     root = elections_root(prefix, coords)
-    names = sorted(child.name for child in _children(notifier, root))
-    return [read_election(notifier, f"{root}/{name}", name) for name in names]
+    names = sorted(child.name for child in _children(registry, root))
+    return [read_election(registry, f"{root}/{name}", name) for name in names]

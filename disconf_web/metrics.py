@@ -11,8 +11,11 @@ Two kinds of series, chosen by where the truth lives:
   values there and any worker's ``/metrics`` answers the sum over all workers.
 * **from the database and ZooKeeper** (computed at scrape time, so every process answers the
   same): ``disconf_publishes_total`` (config revisions by action), notifications
-  ``disconf_notifications_pending``, ``disconf_notifications_failed`` (pending rows whose
-  delivery already failed at least once), ``disconf_notifications_delivered_total``,
+  ``disconf_notifications_pending`` (neither delivered nor failed),
+  ``disconf_notifications_failed`` (rows ZooKeeper refused for good, skipped until an admin
+  retries them), ``disconf_notifications_retrying`` (pending rows whose delivery failed at
+  least once), ``disconf_notifications_stuck`` (pending longer than ``NOTIFY_STUCK_SECONDS`` or
+  tried more than ``NOTIFY_STUCK_ATTEMPTS`` times), ``disconf_notifications_delivered_total``,
   ``disconf_notification_delivery_failures_total``,
   ``disconf_notifications_oldest_pending_seconds``, and ``disconf_config_instances`` (the
   instance nodes under each live config's ZooKeeper node, read with one pipelined ``exists``
@@ -45,8 +48,9 @@ from flask import Flask, Response, current_app, g, request
 from disconf_core import ConfigType, Coordinates, config_node
 
 from .extensions import get_db
-from .models import App, Config, ConfigRevision, ConfigStatus, Env, Notification, utcnow
-from .state import get_notifier
+from .models import App, Config, ConfigRevision, ConfigStatus, Env, utcnow
+from .outbox import counts as outbox_counts
+from .publisher import get_notifier, get_publisher
 
 __all__ = [
     "CONTENT_TYPE",
@@ -210,20 +214,12 @@ class _StateCollector:
             by_action = connection.execute(
                 sa.select(ConfigRevision.action, sa.func.count()).group_by(ConfigRevision.action)
             ).all()
-            pending_rows = Notification.delivered_at.is_(None)
-            counts = connection.execute(
-                sa.select(
-                    sa.func.count(),
-                    sa.func.count(Notification.delivered_at),
-                    sa.func.coalesce(sa.func.sum(Notification.attempts), 0),
-                )
-            ).one()
-            failed = connection.execute(
-                sa.select(sa.func.count()).where(pending_rows, Notification.attempts > 0)
-            ).scalar_one()
-            oldest = connection.execute(
-                sa.select(sa.func.min(Notification.created_at)).where(pending_rows)
-            ).scalar_one()
+        publisher = get_publisher(self.app)
+        outbox = outbox_counts(
+            get_db(self.app),
+            stuck_seconds=publisher.stuck_seconds,
+            stuck_attempts=publisher.stuck_attempts,
+        )
         publishes = _family(
             "counter",
             "disconf_publishes",
@@ -233,16 +229,33 @@ class _StateCollector:
         for action, count in sorted(by_action):
             publishes.add_metric([str(action)], float(count))
         yield publishes
-        total, delivered, failures = (int(value or 0) for value in counts)
-        family = _family("gauge", "disconf_notifications_pending", "Notifications not delivered.")
-        family.add_metric([], total - delivered)
+        delivered, failures, oldest = outbox.delivered, outbox.attempts, outbox.oldest_pending
+        family = _family(
+            "gauge", "disconf_notifications_pending", "Notifications neither delivered nor failed."
+        )
+        family.add_metric([], outbox.pending)
         yield family
         family = _family(
             "gauge",
             "disconf_notifications_failed",
+            "Notifications ZooKeeper refused for good (skipped until an admin retries them).",
+        )
+        family.add_metric([], outbox.failed)
+        yield family
+        family = _family(
+            "gauge",
+            "disconf_notifications_retrying",
             "Pending notifications whose delivery to ZooKeeper failed at least once.",
         )
-        family.add_metric([], int(failed))
+        family.add_metric([], outbox.retrying)
+        yield family
+        family = _family(
+            "gauge",
+            "disconf_notifications_stuck",
+            "Pending notifications older than NOTIFY_STUCK_SECONDS or tried more than "
+            "NOTIFY_STUCK_ATTEMPTS times.",
+        )
+        family.add_metric([], outbox.stuck)
         yield family
         family = _family(
             "counter",
@@ -295,7 +308,9 @@ class _StateCollector:
                 continue  # a legacy name ZooKeeper cannot hold
             paths[path] = (app_name, env, version, config_type.segment, name)
         try:
-            counts = get_notifier(self.app).count_children(list(paths), METRICS_ZK_TIMEOUT)
+            counts = get_publisher(self.app).instances.count_children(
+                list(paths), METRICS_ZK_TIMEOUT
+            )
         except Exception as exc:  # noqa: BLE001 - ZooKeeper went away during the scrape
             log.warning("metrics: cannot read instance counts from ZooKeeper: %s", exc)
             return

@@ -11,7 +11,8 @@ migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
 * ``User``/``AppGrant``/``ApiToken``: roles admin/editor/viewer, grants per app, tokens kept
   only as SHA-256 hashes. ``ConsoleSession``: the console sessions signed in right now.
 * ``Notification``: a durable "setData this ZooKeeper node" written in the same transaction as
-  the change; ``delivered_at`` is set once ZooKeeper accepted it.
+  the change; ``delivered_at`` is set once ZooKeeper accepted it, ``failed_at`` once it refused
+  it for good.
 * ``AuditEvent``: who did what, for every change, creation, login and token operation.
 
 Times are naive UTC. Names use a binary (case-sensitive) collation on MySQL, like ZooKeeper.
@@ -245,7 +246,11 @@ class ConsoleSession(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_pending", "delivered_at", "id"), TABLE_ARGS)
+    __table_args__ = (
+        sa.Index("ix_notifications_pending", "delivered_at", "id"),
+        sa.Index("ix_notifications_config", "config_id", "id"),
+        TABLE_ARGS,
+    )
 
     id: so.Mapped[int] = so.mapped_column(BigId, primary_key=True, autoincrement=True)
     config_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("configs.id"))
@@ -255,6 +260,9 @@ class Notification(Base):
     delivered_at: so.Mapped[datetime | None]
     attempts: so.Mapped[int] = so.mapped_column(default=0)
     last_error: so.Mapped[str | None] = so.mapped_column(sa.String(1000))
+    # Set when ZooKeeper refused the row for good (bad node name, data too large): the row is
+    # skipped by delivery until an admin retries it (see disconf_web.notifier).
+    failed_at: so.Mapped[datetime | None]
 
 
 class AuditEvent(Base):

@@ -1,37 +1,47 @@
-"""Delivers the durable ``Notification`` rows to ZooKeeper, so clients hear about changes.
+"""The outbox deliverer: brings the durable ``Notification`` rows to ZooKeeper, one node at a time.
 
-A change is committed together with its ``Notification`` row (see :mod:`.services.configs`).
-Delivery means: create the config's node with its parents if it is missing, then ``set`` the
-spec's payload on it (item: the raw value; file: the content as a JSON string literal), then mark
-the row delivered. Two paths deliver:
+A change is committed together with its ``Notification`` row (see :mod:`.services.configs` and
+:mod:`.outbox`). Delivering a node means: create it with its parents if it is missing, then
+``set`` the spec's payload of the node's **latest** row (item: the raw value; file: the content
+as a JSON string literal), then mark every pending row of that node up to the latest delivered.
+Two paths deliver, through this process's :class:`~disconf_web.zookeeper.ZooKeeperConnection`:
 
-* fast path: right after the commit, the request calls :meth:`Notifier.deliver_through` for its
-  own rows (a short bounded attempt, so a publish reaches clients in milliseconds); the API
-  answers ``"notification": "delivered"`` or ``"pending"``;
-* slow path: one daemon thread per process sweeps pending rows in id order, at start-up (what an
-  earlier process left pending is delivered) and then every ``NOTIFY_SWEEP_INTERVAL`` seconds,
-  and at once when the ZooKeeper connection comes back.
+* inline: right after the commit, the request calls :meth:`Notifier.deliver_through` for the
+  nodes of its own rows, bounded by ``NOTIFY_INLINE_TIMEOUT`` in total; it never takes a lock
+  the sweeper holds, so it never waits for the sweeper; the API answers ``"delivered"``,
+  ``"pending"`` or ``"failed"``;
+* the sweeper: one daemon thread per process sweeps pending rows in id order, node by node, at
+  start-up (after the start-up repair) and every ``NOTIFY_SWEEP_INTERVAL`` seconds, and at once
+  when the ZooKeeper connection comes back.
 
-Several processes may share one database and ZooKeeper: each delivers pending rows in id order;
-a row delivered twice is harmless (clients ignore the data and re-download), a row is never
-marked delivered before ZooKeeper accepted it, so none is lost.
+Isolation: rows are delivered per node. A row ZooKeeper refuses for a permanent reason (a node
+name it cannot store, data over ``NOTIFY_MAX_DATA_BYTES``, ``BadArguments``, ``Marshalling``,
+``InvalidACL``) is marked **failed** with its error and skipped; a transient failure (timeout,
+connection loss) leaves that node's rows pending and delays only that node — every other node
+is still delivered in the same sweep. Failed rows come back through ``outbox.retry`` (admin API).
 
-The ``KazooClient`` is created lazily in the process that uses it (after a gunicorn fork; a
-change of ``os.getpid()`` makes a new one) and started without waiting; it retries connecting
-forever in the background.
+Ordering across processes: several processes (gunicorn workers, web nodes) deliver concurrently.
+A node never moves back to an older revision: each delivery reads the node's ``stat`` first,
+then reads the node's latest row from the database, then writes with ``set(version=stat)``; if
+another deliverer wrote in between, the versioned set fails and the delivery starts over (at
+most ``MAX_ROUNDS`` times). Any write that succeeds therefore read the database after every
+earlier successful write, so it carries their revision or a newer one. A node delivered twice
+is harmless (clients re-download), and a row is never marked delivered before ZooKeeper holds
+its revision or a newer one, so none is lost.
 
 Error Handling
 --------------
-* ZooKeeper down at start, or connection ``SUSPENDED``: requests never wait for it, since
-  :attr:`Notifier.connected` is a non-blocking state check; writes still succeed with
+* ZooKeeper down at start, ``SUSPENDED`` or paused: requests never wait beyond the inline budget
+  (every ZooKeeper call waits at most the budget's remainder); writes answer
   ``"notification": "pending"`` and the sweeper retries with exponential backoff
   (``NOTIFY_BACKOFF_INITIAL`` doubling up to ``NOTIFY_BACKOFF_MAX``).
-* Session ``LOST`` (expired): kazoo opens a new session by itself; the server holds no
-  ephemeral nodes or watches, so nothing needs re-creating. The connection listener only sets an
-  event (it never blocks the kazoo thread) and the sweeper delivers what is pending.
-* A delivery that fails or times out leaves its row pending (``attempts`` and ``last_error``
-  recorded) and stops the sweep, so later rows are not delivered out of order.
-* Database down: the sweep fails, is logged, and is retried with the same backoff.
+* Session ``LOST``: kazoo opens a new session by itself; this module holds no ephemeral nodes or
+  watches; the connection listener only sets an event and the sweeper delivers what is pending.
+* Database down: the sweep fails, is logged and retried with the same backoff; an inline
+  delivery answers "pending".
+* Restart: pending rows stay in the database; any process's sweeper delivers them (the first
+  sweep of a process ignores ``NOTIFY_GRACE``); the start-up repair fails pending rows that can
+  never be stored, so a database poisoned before this version drains.
 """
 
 from __future__ import annotations
@@ -41,91 +51,111 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
-import sqlalchemy as sa
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import (
+    BadArgumentsError,
+    BadVersionError,
+    InvalidACLError,
+    MarshallingError,
+    NoChildrenForEphemeralsError,
+    NodeExistsError,
+    NoNodeError,
+)
 
+from disconf_core import DisconfError
+
+from . import outbox
 from .extensions import Database
-from .models import Notification, utcnow
+from .outbox import NodeKey
+from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable, node_path_problem
 
-__all__ = ["InstanceData", "Notifier", "ZooKeeperUnavailable"]
+__all__ = ["DeliveryRefused", "Notifier", "ZooKeeperUnavailable"]
 
 log = logging.getLogger(__name__)
 
-_BATCH = 200
+BATCH = 200
+# Sweeps go through at most this many batches (then the next sweep continues).
+MAX_BATCHES = 50
+# A node's delivery starts over at most this often when other deliverers keep writing it.
+MAX_ROUNDS = 16
+# ZooKeeper's default jute.maxbuffer is 0xfffff bytes for a whole request; keep room for the path.
+DEFAULT_MAX_DATA_BYTES = 0xFFFFF - 8192
+
+# ZooKeeper's answers that will be the same on every retry.
+PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
+    BadArgumentsError,
+    MarshallingError,
+    InvalidACLError,
+    NoChildrenForEphemeralsError,
+    ValueError,
+    TypeError,
+)
 
 
-class ZooKeeperUnavailable(Exception):
-    """ZooKeeper is not connected right now (the caller answers 503 or 'pending')."""
-
-
-@dataclass(frozen=True)
-class InstanceData:
-    """One client instance node under a config node."""
-
-    name: str
-    data: bytes
+class DeliveryRefused(DisconfError):
+    """ZooKeeper can never store this node's notification (the row is marked failed)."""
 
 
 class Notifier:
-    """Per-process ZooKeeper connection plus the pending-notification sweeper."""
+    """The outbox deliverer of one app: inline delivery plus the per-process sweeper thread."""
 
     def __init__(
         self,
         db: Database,
-        hosts: str,
+        connection: ZooKeeperConnection,
         *,
-        enabled: bool = True,
-        session_timeout: float = 10.0,
         inline_timeout: float = 1.0,
         sweep_interval: float = 2.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
         grace: float = 1.0,
+        max_data_bytes: int = DEFAULT_MAX_DATA_BYTES,
     ) -> None:
         self.db = db
-        self.hosts = hosts
-        self.enabled = enabled
-        self.session_timeout = session_timeout
+        self.connection = connection
         self.inline_timeout = inline_timeout
         self.sweep_interval = sweep_interval
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.grace = grace
+        self.max_data_bytes = max_data_bytes
         self._lock = threading.Lock()
         self._pid: int | None = None
-        self._zk: KazooClient | None = None
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._deliver_lock = threading.Lock()
-        self.delivered_count = 0
+        connection.add_listener(self._on_state)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
+    @property
+    def enabled(self) -> bool:
+        return self.connection.enabled
+
+    @property
+    def hosts(self) -> str:
+        return self.connection.hosts
+
+    @property
+    def connected(self) -> bool:
+        """Non-blocking: is this process's ZooKeeper session connected right now?"""
+        return self.connection.connected
+
+    @property
+    def _zk(self) -> KazooClient | None:  # the raw session (tests expire it)
+        return self.connection.kazoo
+
     def ensure_started(self) -> None:
-        """Create this process's ZooKeeper client and sweeper thread if not done yet (cheap)."""
+        """Start this process's ZooKeeper session and sweeper thread if not done yet (cheap)."""
         if not self.enabled or self._pid == os.getpid():
             return
         with self._lock:
             if self._pid == os.getpid():
                 return
+            self.connection.ensure_started()
             self._stopping = threading.Event()
             self._wake = threading.Event()
-            self._deliver_lock = threading.Lock()
-            zk = KazooClient(
-                hosts=self.hosts,
-                timeout=self.session_timeout,
-                connection_retry={"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 2},
-                command_retry={"max_tries": 0},
-            )
-            zk.add_listener(self._on_state)
-            zk.start_async()
-            self._zk = zk
             self._thread = threading.Thread(target=self._run, name="disconf-notifier", daemon=True)
             self._thread.start()
             self._pid = os.getpid()
@@ -134,27 +164,14 @@ class Notifier:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the sweeper and close the ZooKeeper session (only in the owning process)."""
         with self._lock:
-            if self._pid != os.getpid():
-                self._pid = None
-                return
+            owned = self._pid == os.getpid()
             self._stopping.set()
             self._wake.set()
             thread, self._thread = self._thread, None
-            zk, self._zk = self._zk, None
             self._pid = None
-        if thread is not None:
+        if thread is not None and owned:
             thread.join(timeout)
-        if zk is not None:
-            try:
-                zk.stop()
-            finally:
-                zk.close()
-
-    @property
-    def connected(self) -> bool:
-        """Non-blocking: is this process's ZooKeeper session connected right now?"""
-        zk = self._zk
-        return zk is not None and self._pid == os.getpid() and zk.state == KazooState.CONNECTED
+        self.connection.stop()
 
     def _on_state(self, state: str) -> None:
         # A kazoo listener: it must never block. Wake the sweeper when (re)connected.
@@ -167,154 +184,136 @@ class Notifier:
     # -- delivery ------------------------------------------------------------------------------
 
     def deliver_through(self, ids: Sequence[int], timeout: float | None = None) -> bool:
-        """Fast path: deliver pending rows up to ``max(ids)`` in order; True if all of ``ids``
-        are delivered. Never waits for a disconnected ZooKeeper."""
+        """Inline: deliver the nodes of ``ids`` within the budget; True if all are delivered.
+
+        Never waits for a disconnected ZooKeeper nor for the sweeper."""
+        return self.deliver_inline(ids, timeout) == "delivered"
+
+    def deliver_inline(self, ids: Sequence[int], timeout: float | None = None) -> str:
+        """Like :meth:`deliver_through`; answers ``"delivered"``, ``"pending"`` or ``"failed"``."""
         if not ids:
-            return True
+            return "none"
         if not self.connected:
-            return False
+            self._wake.set()
+            return "pending"
         budget = self.inline_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        failed = False
         try:
-            self._deliver_pending(max(ids), time.monotonic() + budget, grace=0.0)
+            groups = outbox.group_by_node(outbox.load_rows(self.db, ids))
+            for key, row_ids in groups.items():
+                if self._deliver_group(key, row_ids, deadline) == "failed":
+                    failed = True
+            if outbox.all_delivered(self.db, ids):
+                return "delivered"
         except Exception as exc:  # noqa: BLE001 - the sweeper retries; the request must succeed
             log.warning("inline notification delivery failed (will retry): %s", exc)
-            self._wake.set()
-        return self._all_delivered(ids)
-
-    def _all_delivered(self, ids: Sequence[int]) -> bool:
-        try:
-            with self.db.new_session() as session:
-                pending = session.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(Notification)
-                    .where(Notification.id.in_(list(ids)), Notification.delivered_at.is_(None))
-                )
-            return pending == 0
-        except Exception:  # noqa: BLE001
-            log.exception("could not read notification state")
-            return False
+        self._wake.set()
+        return "failed" if failed else "pending"
 
     def sweep(self, *, grace: float | None = None, timeout: float = 30.0) -> int:
-        """Deliver every pending row (in id order); returns how many were delivered."""
-        if not self.connected:
-            raise ZooKeeperUnavailable(f"ZooKeeper {self.hosts} is not connected")
-        return self._deliver_pending(
-            None, time.monotonic() + timeout, grace=self.grace if grace is None else grace
-        )
-
-    def _deliver_pending(self, up_to: int | None, deadline: float, *, grace: float) -> int:
-        delivered = 0
-        with self._deliver_lock:
-            while True:
-                rows = self._load_pending(up_to, grace)
-                if not rows:
-                    return delivered
-                done: list[int] = []
-                try:
-                    for row_id, path, data in rows:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise TimeoutError("notification delivery time budget exhausted")
-                        self._set(path, data.encode("utf-8"), remaining)
-                        done.append(row_id)
-                except Exception as exc:
-                    failed = rows[len(done)][0]
-                    self._mark(done, failed=failed, error=f"{type(exc).__name__}: {exc}")
-                    raise
-                self._mark(done)
-                delivered += len(done)
-                self.delivered_count += len(done)
-                if len(rows) < _BATCH:
-                    return delivered
-
-    def _load_pending(self, up_to: int | None, grace: float) -> list[tuple[int, str, str]]:
-        query = (
-            sa.select(Notification.id, Notification.path, Notification.data)
-            .where(Notification.delivered_at.is_(None))
-            .order_by(Notification.id)
-            .limit(_BATCH)
-        )
-        if up_to is not None:
-            query = query.where(Notification.id <= up_to)
-        if grace > 0:
-            query = query.where(Notification.created_at <= utcnow() - timedelta(seconds=grace))
-        with self.db.new_session() as session:
-            return [(row.id, row.path, row.data) for row in session.execute(query)]
-
-    def _mark(self, done: list[int], *, failed: int | None = None, error: str = "") -> None:
-        with self.db.new_session() as session:
-            if done:
-                session.execute(
-                    sa.update(Notification)
-                    .where(Notification.id.in_(done))
-                    .values(delivered_at=utcnow(), attempts=Notification.attempts + 1)
-                )
-            if failed is not None:
-                session.execute(
-                    sa.update(Notification)
-                    .where(Notification.id == failed)
-                    .values(attempts=Notification.attempts + 1, last_error=error[:1000])
-                )
-            session.commit()
-
-    def _client(self) -> KazooClient:
-        zk = self._zk
-        if zk is None or not self.connected:
-            raise ZooKeeperUnavailable(f"ZooKeeper {self.hosts} is not connected")
-        return zk
-
-    def _set(self, path: str, data: bytes, timeout: float) -> None:
-        zk = self._client()
-        try:
-            zk.set_async(path, data).get(timeout=timeout)
-            return
-        except NoNodeError:
-            pass
-        try:
-            zk.create_async(path, b"", makepath=True).get(timeout=timeout)
-        except NodeExistsError:
-            pass
-        zk.set_async(path, data).get(timeout=timeout)
-
-    # -- reads for the self-check --------------------------------------------------------------
-
-    def ensure_node(self, path: str, timeout: float | None = None) -> None:
-        """Create ``path`` (and parents) if missing; raises :class:`ZooKeeperUnavailable`."""
-        zk = self._client()
-        try:
-            zk.create_async(path, b"", makepath=True).get(timeout=timeout or self.inline_timeout)
-        except NodeExistsError:
-            pass
-
-    def instances(self, path: str, timeout: float = 5.0) -> list[InstanceData]:
-        """The instance children of a config node and their data ([] if the node is missing)."""
-        zk = self._client()
-        try:
-            names = sorted(zk.get_children_async(path).get(timeout=timeout))
-        except NoNodeError:
-            return []
-        result: list[InstanceData] = []
-        pending: list[tuple[str, Any]] = [(name, zk.get_async(f"{path}/{name}")) for name in names]
-        for name, answer in pending:
-            try:
-                data, _stat = answer.get(timeout=timeout)
-            except NoNodeError:
-                continue  # the instance went away meanwhile
-            result.append(InstanceData(name, data or b""))
-        return result
-
-    def count_children(self, paths: Sequence[str], timeout: float = 2.0) -> dict[str, int]:
-        """How many children each node has (pipelined ``exists``; missing nodes are left out).
-        Raises :class:`ZooKeeperUnavailable` when not connected; bounded by ``timeout`` overall."""
-        zk = self._client()
+        """Deliver pending rows node by node (in order of each node's first row); how many rows
+        were delivered. A node that fails transiently is skipped for the rest of this sweep."""
+        self.connection.client()  # raises ZooKeeperUnavailable when not connected
         deadline = time.monotonic() + timeout
-        answers = [(path, zk.exists_async(path)) for path in paths]
-        counts: dict[str, int] = {}
-        for path, answer in answers:
-            stat = answer.get(timeout=max(0.0, deadline - time.monotonic()))
-            if stat is not None:
-                counts[path] = int(stat.numChildren)
-        return counts
+        grace = self.grace if grace is None else grace
+        delivered = 0
+        tried: set[NodeKey] = set()
+        after_id = 0
+        for _ in range(MAX_BATCHES):
+            rows = outbox.load_pending(self.db, after_id=after_id, grace=grace, limit=BATCH)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            for key, row_ids in outbox.group_by_node(rows).items():
+                if key in tried:
+                    continue  # this node was handled (or failed transiently) in this sweep
+                tried.add(key)
+                if time.monotonic() >= deadline:
+                    return delivered
+                outcome = self._deliver_group(key, row_ids, deadline)
+                if outcome == "pending":
+                    if not self.connected:
+                        raise ZooKeeperUnavailable(f"ZooKeeper {self.hosts} went away")
+                elif outcome != "failed":
+                    delivered += int(outcome)
+            if len(rows) < BATCH:
+                break
+        return delivered
+
+    def repair(self) -> int:
+        """Start-up repair: fail pending rows whose node path ZooKeeper can never hold; how many.
+        (Oversized data is found by the first delivery try of each node.)"""
+        failed = 0
+        after_id = 0
+        for _ in range(MAX_BATCHES):
+            rows = outbox.load_pending(self.db, after_id=after_id, grace=0.0, limit=BATCH)
+            if not rows:
+                break
+            after_id = rows[-1].id
+            for key, row_ids in outbox.group_by_node(rows).items():
+                problem = node_path_problem(key.path)
+                if problem is not None:
+                    failed += outbox.mark_failed(self.db, key, max(row_ids), problem)
+            if len(rows) < BATCH:
+                break
+        if failed:
+            log.warning("failed %d pending notification(s) ZooKeeper cannot store", failed)
+        return failed
+
+    def _deliver_group(self, key: NodeKey, row_ids: list[int], deadline: float) -> str:
+        """Deliver one node: the number of rows delivered (as a string), "failed" or "pending".
+        Never raises for ZooKeeper's answers; the rows' state records what happened."""
+        try:
+            return str(self._deliver_node(key, deadline))
+        except DeliveryRefused as exc:
+            log.warning("notification for %s refused for good: %s", key.path, exc)
+            outbox.mark_failed(self.db, key, max(row_ids), f"refused: {exc}")
+            return "failed"
+        except PERMANENT_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("ZooKeeper refused the notification for %s: %s", key.path, error)
+            outbox.mark_failed(self.db, key, max(row_ids), f"refused by ZooKeeper: {error}")
+            return "failed"
+        except Exception as exc:  # noqa: BLE001 - transient: only this node waits
+            error = f"{type(exc).__name__}: {exc}"
+            log.info("notification for %s not delivered yet: %s", key.path, error)
+            try:
+                outbox.mark_attempt(self.db, row_ids, error)
+            except Exception:  # noqa: BLE001 - the database went away too; retried later
+                log.warning("could not record the failed attempt for %s", key.path)
+            return "pending"
+
+    def _deliver_node(self, key: NodeKey, deadline: float) -> int:
+        problem = node_path_problem(key.path)
+        if problem is not None:
+            raise DeliveryRefused(problem)
+        for _ in range(MAX_ROUNDS):
+            zk = self.connection.client()
+            # Read the node first, then the database: a successful versioned set below proves
+            # no one wrote the node since, so what we write is at least as new as their write.
+            stat = zk.exists_async(key.path).get(timeout=_remaining(deadline))
+            row = outbox.latest(self.db, key)
+            if row is None:
+                return 0  # the rows vanished (never in practice): nothing to deliver
+            data = row.data.encode("utf-8")
+            if len(data) > self.max_data_bytes:
+                raise DeliveryRefused(
+                    f"data too large for ZooKeeper: {len(data)} bytes, the limit is "
+                    f"{self.max_data_bytes} (NOTIFY_MAX_DATA_BYTES)"
+                )
+            if stat is None:
+                try:
+                    zk.create_async(key.path, b"", makepath=True).get(timeout=_remaining(deadline))
+                except NodeExistsError:
+                    pass  # a client or another deliverer created it: read its stat again
+                continue
+            try:
+                zk.set_async(key.path, data, version=stat.version).get(timeout=_remaining(deadline))
+            except (BadVersionError, NoNodeError):
+                continue  # another deliverer wrote (or someone deleted) the node: start over
+            return outbox.mark_delivered(self.db, key, row.id)
+        raise TimeoutError(f"node {key.path} kept changing under {MAX_ROUNDS} delivery tries")
 
     # -- the sweeper thread --------------------------------------------------------------------
 
@@ -333,13 +332,22 @@ class Notifier:
                 backoff = min(backoff * 2, self.backoff_max)
                 continue
             try:
+                if first:
+                    self.repair()
                 count = self.sweep(grace=0.0 if first else None)
                 if count:
                     log.info("delivered %d pending notification(s)", count)
                 first = False
                 backoff = self.backoff_initial
-                delay = self.sweep_interval
+                delay = self.sweep_interval  # a node that failed transiently: next sweep
             except Exception as exc:  # noqa: BLE001 - retried with backoff
                 log.warning("notification sweep failed, retrying in %.1fs: %s", backoff, exc)
                 delay = backoff
                 backoff = min(backoff * 2, self.backoff_max)
+
+
+def _remaining(deadline: float) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("notification delivery time budget exhausted")
+    return remaining

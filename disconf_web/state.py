@@ -1,16 +1,8 @@
-"""Per-app objects kept in ``app.extensions``: the notifier (the database is in extensions)."""
+"""Deprecated: use :func:`disconf_web.publisher.get_notifier` (removed once callers switched)."""
 
 from __future__ import annotations
 
-from flask import Flask
-
-from .notifier import Notifier
+from .publisher import EXTENSION_KEY as NOTIFIER_KEY
+from .publisher import get_notifier
 
 __all__ = ["NOTIFIER_KEY", "get_notifier"]
-
-NOTIFIER_KEY = "disconf_notifier"
-
-
-def get_notifier(app: Flask) -> Notifier:
-    notifier: Notifier = app.extensions[NOTIFIER_KEY]
-    return notifier

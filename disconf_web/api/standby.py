@@ -14,8 +14,11 @@ content), or null.
 
 Error Handling
 --------------
-Read-only; any user who may read the app may call it. ZooKeeper unreachable (or disabled):
-503 with the reason. No ``standby`` node: an empty list; an unknown election name: 404. A
+Read-only; any user who may read the app may call it. ZooKeeper unreachable (or disabled,
+``SUSPENDED``, session ``LOST``): 503 with the reason; database down: 503. A node shared with
+other coordinates (app ``col`` version ``x_v1`` and app ``col_x`` version ``v1`` both map to
+``col_x_v1``): 409 naming them, so nobody sees another app's elections.
+No ``standby`` node: an empty list; an unknown election name: 404. A
 contender node whose data is not ours is listed with null host/pid/since (it still holds its
 place in the queue); an unreadable context is reported as ``{"error": ...}``.
 """
@@ -29,8 +32,10 @@ from disconf_core import Coordinates, standby_node
 from .. import services
 from ..auth import require_app, require_user
 from ..elections import ElectionsUnavailable, elections_root, read_election, read_elections
+from ..extensions import get_db
+from ..instances import SharedNode, require_own_node
+from ..publisher import get_publisher
 from ..services import NotFound, Unavailable
-from ..state import get_notifier
 from .admin import VERSION_URL, bp
 
 __all__ = ["get_election", "list_elections"]
@@ -40,6 +45,10 @@ def _check(app: str, env: str, version: str) -> Coordinates:
     user = require_user()
     coords = services.coordinates(app, env, version)
     require_app(user, app, write=False)
+    try:
+        require_own_node(get_db(current_app).session(), current_app.config["ZK_PREFIX"], coords)
+    except SharedNode as exc:
+        raise services.Conflict(str(exc)) from exc
     return coords
 
 
@@ -48,7 +57,7 @@ def list_elections(app: str, env: str, version: str) -> Response:
     coords = _check(app, env, version)
     prefix = current_app.config["ZK_PREFIX"]
     try:
-        elections = read_elections(get_notifier(current_app), prefix, coords)
+        elections = read_elections(get_publisher(current_app).instances, prefix, coords)
     except ElectionsUnavailable as exc:
         raise Unavailable(str(exc)) from exc
     return jsonify({"path": elections_root(prefix, coords), "elections": elections})
@@ -62,7 +71,7 @@ def get_election(app: str, env: str, version: str, name: str) -> Response:
     except ValueError as exc:
         raise services.BadRequest(str(exc)) from exc
     try:
-        election = read_election(get_notifier(current_app), path, name)
+        election = read_election(get_publisher(current_app).instances, path, name)
     except ElectionsUnavailable as exc:
         raise Unavailable(str(exc)) from exc
     if not election["contenders"] and election["context"] is None:

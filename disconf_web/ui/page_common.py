@@ -1,17 +1,16 @@
 """What the console's pages share beyond the blueprint: the request's database session and
-user, permission and form checks, inline notification delivery and the "published" message.
+user, permission and form checks, the app's publisher and the "published" message.
 
 Error Handling
 --------------
-:func:`deliver_now` waits on ZooKeeper at most the notifier's bounded inline delivery
-(``NOTIFY_INLINE_TIMEOUT``); when ZooKeeper is down it answers "pending" and the notifier's
-sweeper retries, so a publish never fails because of ZooKeeper.
+Publishing goes through :func:`publisher` (:class:`~disconf_web.publisher.Publisher`): it waits
+on ZooKeeper at most the bounded inline delivery (``NOTIFY_INLINE_TIMEOUT``); when ZooKeeper is
+down it answers "pending" and the notifier's sweeper retries, so a publish never fails because
+of ZooKeeper.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy.orm as so
@@ -23,7 +22,7 @@ from .. import services
 from ..auth import current_user, require_app
 from ..extensions import get_db
 from ..models import User
-from ..state import get_notifier
+from ..publisher import Publisher, get_publisher
 from .blueprint import KINDS
 
 __all__ = [
@@ -32,10 +31,9 @@ __all__ = [
     "config_type_of",
     "current_console_user",
     "db_session",
-    "deliver_now",
     "form_comment",
-    "publish_settings",
     "published_message",
+    "publisher",
     "safe_next",
 ]
 
@@ -66,15 +64,9 @@ def can_write(user: User, app_name: str) -> bool:
     return True
 
 
-def deliver_now(ids: Sequence[int]) -> str:
-    """Deliver this request's notifications inline (bounded); 'delivered'/'pending'/'none'."""
-    if not ids:
-        return "none"
-    notifier = get_notifier(current_app)
-    if not notifier.enabled:
-        return "pending"
-    notifier.ensure_started()
-    return "delivered" if notifier.deliver_through(list(ids)) else "pending"
+def publisher() -> Publisher:
+    """The app's publisher: every console change goes through it (one path with the API)."""
+    return get_publisher(current_app)
 
 
 def published_message(what: str, revision: int, notification: str) -> str:
@@ -85,6 +77,11 @@ def published_message(what: str, revision: int, notification: str) -> str:
             f"Published {what} as revision {revision}. ZooKeeper did not take the notification "
             "yet: it is retried in the background until clients are notified."
         )
+    if notification == "failed":
+        return (
+            f"Published {what} as revision {revision}, but ZooKeeper refused the notification "
+            "for good: clients were not told. An admin sees it under Notifications."
+        )
     return f"Published {what} as revision {revision}."
 
 
@@ -93,13 +90,6 @@ def form_comment() -> str:
     if len(comment) > 1000:
         raise services.BadRequest(f"the comment is {len(comment)} characters: at most 1000")
     return comment
-
-
-def publish_settings() -> dict[str, Any]:
-    return {
-        "max_bytes": current_app.config["MAX_CONFIG_BYTES"],
-        "zk_prefix": current_app.config["ZK_PREFIX"],
-    }
 
 
 def safe_next(target: str | None) -> str | None:

@@ -1,8 +1,11 @@
 """One version's configs: the list (with self-check and master/standby panels), the zip and raw
 downloads, creating, uploading, editing, publishing and deleting a config.
 
-Every change goes through :mod:`disconf_web.services`, so it is a revision, a ZooKeeper
-notification and an audit event exactly as through the admin API.
+Views declare what they act on with :func:`~disconf_web.ui.scope.scoped` (log-in, URL values,
+grant) and say only what differs. The config list is paginated
+(:data:`~disconf_web.ui.scope.PAGE_SIZE` configs a page, page links), and the self-check reads
+only the configs of the page shown. Every change goes through the app's publisher, so it is a
+revision, a ZooKeeper notification and an audit event exactly as through the admin API.
 
 Error Handling
 --------------
@@ -23,48 +26,39 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from disconf_core import ConfigType, Coordinates
 
 from .. import services
-from ..auth import require_app
 from ..elections import ElectionsUnavailable, read_elections
-from ..models import Config
-from ..state import get_notifier
+from ..models import Config, ConfigStatus
+from ..services import listing
 from . import diff as diffs
 from .blueprint import CONFIG_URL, SEGMENTS, VERSION_URL, Page, bp
-from .page_common import (
-    can_write,
-    config_list_url,
-    config_type_of,
-    current_console_user,
-    db_session,
-    deliver_now,
-    form_comment,
-    publish_settings,
-    published_message,
-)
-from .security import attachment, login_required
+from .page_common import config_list_url, db_session, form_comment, published_message, publisher
+from .scope import Scope, page_request, scoped
+from .security import attachment
 from .selfcheck import self_check
+
+LIVE = int(ConfigStatus.LIVE)
 
 
 @bp.get(VERSION_URL)
-@login_required
-def configs(app: str, env: str, version: str) -> Page:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=False)
-    db = db_session()
-    rows = services.list_configs(db, coords)
-    checks, unavailable = self_check(coords, rows)
+@scoped(write=False)
+def configs(scope: Scope) -> Page:
+    coords, db = scope.coords, scope.db
+    wanted = page_request()
+    page = listing.page_configs(db, coords, limit=wanted.limit, cursor=wanted.cursor)
+    checks, unavailable = self_check(coords, page.items)
     elections, elections_unavailable = _elections(coords, skip=bool(unavailable))
     return render_template(
         "console/configs.html",
         coords=coords,
-        configs=rows,
+        configs=page.items,
+        page=page,
         checks=checks,
         unavailable=unavailable,
         elections=elections,
         elections_unavailable=elections_unavailable,
         envs=services.list_envs(db),
-        versions=services.list_versions(db, app, env),
-        can_write=can_write(user, app),
+        versions=services.list_versions(db, coords.app, coords.env),
+        can_write=scope.can_write,
     )
 
 
@@ -74,25 +68,22 @@ def _elections(coords: Coordinates, *, skip: bool) -> tuple[list[dict[str, Any]]
     if skip:
         return [], "ZooKeeper is not reachable"
     try:
-        found = read_elections(get_notifier(current_app), current_app.config["ZK_PREFIX"], coords)
+        found = read_elections(publisher().instances, current_app.config["ZK_PREFIX"], coords)
     except ElectionsUnavailable as exc:
         return [], str(exc)
     return found, ""
 
 
 @bp.get(VERSION_URL + "/download.zip")
-@login_required
-def download_zip(app: str, env: str, version: str) -> Response:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=False)
-    rows = services.list_configs(db_session(), coords)
+@scoped(write=False)
+def download_zip(scope: Scope) -> Response:
+    coords = scope.coords
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for config in rows:
+        for config in services.list_configs(scope.db, coords):
             if config.type == ConfigType.FILE:
                 archive.writestr(config.name, config.value.encode("utf-8"))
-    filename = f"{app}-{env}-{version}.zip"
+    filename = f"{coords.app}-{coords.env}-{coords.version}.zip"
     return Response(
         buffer.getvalue(),
         mimetype="application/zip",
@@ -101,12 +92,9 @@ def download_zip(app: str, env: str, version: str) -> Response:
 
 
 @bp.get(CONFIG_URL + "/raw")
-@login_required
-def raw(app: str, env: str, version: str, kind: str, name: str) -> Response:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=False)
-    config = services.get_config(db_session(), coords, config_type_of(kind), name)
+@scoped(write=False)
+def raw(scope: Scope, name: str) -> Response:
+    config = services.get_config(scope.db, scope.coords, scope.kind, name)
     return Response(
         config.value.encode("utf-8"),
         mimetype="application/octet-stream",
@@ -120,45 +108,57 @@ def raw(app: str, env: str, version: str, kind: str, name: str) -> Response:
 def _refuse_existing(coords: Coordinates, kind: ConfigType, name: str) -> None:
     existing = services.find_config(db_session(), coords, kind, name)
     db_session().rollback()
-    if existing is not None and existing.status == 1:
+    if existing is not None and existing.status == LIVE:
         raise services.Conflict(
             f"{kind.segment} {name!r} already exists in {coords}: open it to edit it"
         )
 
 
-@bp.route(VERSION_URL + "/files/new", methods=["GET", "POST"])
-@login_required
-def new_file(app: str, env: str, version: str) -> Page:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=True)
+def _field(kind: ConfigType) -> str:
+    """The form field holding a config's text: a file's ``content``, an item's ``value``."""
+    return "content" if kind is ConfigType.FILE else "value"
+
+
+@scoped(write=True)
+def new_config(scope: Scope) -> Page:
+    """Create a file or an item (``/files/new`` and ``/items/new``: one view, two forms)."""
+    coords, kind = scope.coords, scope.kind
+    template, field = f"console/new_{kind.segment}.html", _field(kind)
     if request.method == "GET":
-        return render_template("console/new_file.html", coords=coords, name="", content="")
+        return render_template(template, coords=coords, name="", **{field: ""})
     name = request.form.get("name", "").strip()
-    content = request.form.get("content", "").replace("\r\n", "\n")
+    text = request.form.get(field, "")
+    if kind is ConfigType.FILE:
+        text = text.replace("\r\n", "\n")
     comment = form_comment()
     try:
-        _refuse_existing(coords, ConfigType.FILE, name)
-        result = services.publish_config(
-            db_session(), coords=coords, kind=ConfigType.FILE, name=name, content=content,
-            actor=user.name, comment=comment, **publish_settings(),
+        _refuse_existing(coords, kind, name)
+        result, notification = publisher().publish_config(
+            scope.db, coords=coords, kind=kind, name=name, content=text, actor=scope.user.name,
+            comment=comment,
         )  # fmt: skip
     except services.ServiceError as exc:
         return render_template(
-            "console/new_file.html", coords=coords, name=name, content=content,
-            comment=comment, error=str(exc),
-        ), exc.status  # fmt: skip
-    notification = deliver_now(result.notification_ids)
-    flash(published_message(f"file {name!r}", result.config.revision, notification), "ok")
+            template, coords=coords, name=name, comment=comment, error=str(exc), **{field: text}
+        ), exc.status
+    flash(published_message(f"{kind.segment} {name!r}", result.config.revision, notification), "ok")
     return redirect(config_list_url(coords))
 
 
+for _segment, _kind in (("files", ConfigType.FILE), ("items", ConfigType.ITEM)):
+    bp.add_url_rule(
+        f"{VERSION_URL}/{_segment}/new",
+        f"new_{_kind.segment}",
+        new_config,
+        methods=["GET", "POST"],
+        defaults={"kind": _segment},
+    )
+
+
 @bp.post(VERSION_URL + "/upload")
-@login_required
-def upload(app: str, env: str, version: str) -> Page:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=True)
+@scoped(write=True)
+def upload(scope: Scope) -> Page:
+    coords, db = scope.coords, scope.db
     limit = current_app.config["MAX_CONFIG_BYTES"]
     uploaded = request.files.get("file")
     if uploaded is None or not uploaded.filename:
@@ -172,9 +172,8 @@ def upload(app: str, env: str, version: str) -> Page:
         raise services.PayloadTooLarge(
             f"file {name!r} is larger than the limit of {limit} bytes (DISCONF_MAX_CONFIG_BYTES)"
         )
-    db = db_session()
     existing = services.find_config(db, coords, ConfigType.FILE, name)
-    if existing is not None and existing.status == 1:
+    if existing is not None and existing.status == LIVE:
         # Replacing a file: show the diff and let the user publish it from the editor.
         try:
             text = data.decode("utf-8")
@@ -183,40 +182,12 @@ def upload(app: str, env: str, version: str) -> Page:
                 f"file {name!r} is not valid UTF-8 text (invalid byte 0x{data[exc.start]:02x} "
                 f"at offset {exc.start}): store text encoded as UTF-8"
             ) from None
-        return _editor(coords, ConfigType.FILE, existing, text, form_comment(), mode="preview")
-    result = services.publish_config(
+        return _editor(scope, ConfigType.FILE, existing, text, form_comment(), mode="preview")
+    result, notification = publisher().publish_config(
         db, coords=coords, kind=ConfigType.FILE, name=name, content=data,
-        actor=user.name, comment=form_comment(), **publish_settings(),
+        actor=scope.user.name, comment=form_comment(),
     )  # fmt: skip
-    notification = deliver_now(result.notification_ids)
     flash(published_message(f"file {name!r}", result.config.revision, notification), "ok")
-    return redirect(config_list_url(coords))
-
-
-@bp.route(VERSION_URL + "/items/new", methods=["GET", "POST"])
-@login_required
-def new_item(app: str, env: str, version: str) -> Page:
-    user = current_console_user()
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=True)
-    if request.method == "GET":
-        return render_template("console/new_item.html", coords=coords, name="", value="")
-    name = request.form.get("name", "").strip()
-    value = request.form.get("value", "")
-    comment = form_comment()
-    try:
-        _refuse_existing(coords, ConfigType.ITEM, name)
-        result = services.publish_config(
-            db_session(), coords=coords, kind=ConfigType.ITEM, name=name, content=value,
-            actor=user.name, comment=comment, **publish_settings(),
-        )  # fmt: skip
-    except services.ServiceError as exc:
-        return render_template(
-            "console/new_item.html", coords=coords, name=name, value=value,
-            comment=comment, error=str(exc),
-        ), exc.status  # fmt: skip
-    notification = deliver_now(result.notification_ids)
-    flash(published_message(f"item {name!r}", result.config.revision, notification), "ok")
     return redirect(config_list_url(coords))
 
 
@@ -224,7 +195,7 @@ def new_item(app: str, env: str, version: str) -> Page:
 
 
 def _editor(
-    coords: Coordinates,
+    scope: Scope,
     kind: ConfigType,
     config: Config,
     text: str,
@@ -241,7 +212,7 @@ def _editor(
     old = conflict.value if conflict is not None else config.value
     return render_template(
         "console/edit.html",
-        coords=coords,
+        coords=scope.coords,
         kind=kind,
         segment=SEGMENTS[kind],
         config=config,
@@ -254,86 +225,71 @@ def _editor(
         unified=diffs.unified(old, text) if mode != "edit" else [],
         side=diffs.side_by_side(old, text) if mode != "edit" else [],
         unchanged=old == text,
-        can_write=can_write(current_console_user(), coords.app),
+        can_write=scope.can_write,
         error=error,
     ), status
 
 
 @bp.route(CONFIG_URL, methods=["GET", "POST"])
-@login_required
-def edit(app: str, env: str, version: str, kind: str, name: str) -> Page:
-    user = current_console_user()
-    config_type = config_type_of(kind)
-    coords = services.coordinates(app, env, version)
-    db = db_session()
+@scoped(write="post")
+def edit(scope: Scope, name: str) -> Page:
+    coords, kind, db = scope.coords, scope.kind, scope.db
     if request.method == "GET":
-        require_app(user, app, write=False)
-        config = services.get_config(db, coords, config_type, name)
-        return _editor(coords, config_type, config, config.value, "", mode="edit")
-    require_app(user, app, write=True)
-    field = "content" if config_type is ConfigType.FILE else "value"
-    text = request.form.get(field, "")
-    if config_type is ConfigType.FILE:
+        config = services.get_config(db, coords, kind, name)
+        return _editor(scope, kind, config, config.value, "", mode="edit")
+    text = request.form.get(_field(kind), "")
+    if kind is ConfigType.FILE:
         text = text.replace("\r\n", "\n")
     comment = form_comment()
     base_md5 = request.form.get("base_md5", "")
     base_revision = request.form.get("base_revision", type=int)
-    current = services.find_config(db, coords, config_type, name)
+    current = services.find_config(db, coords, kind, name)
     db.rollback()
-    if current is None or current.status != 1:
+    if current is None or current.status != LIVE:
         raise services.NotFound(
-            f"{config_type.segment} {name!r} was deleted from {coords} since you opened it"
+            f"{kind.segment} {name!r} was deleted from {coords} since you opened it"
         )
     if current.md5 != base_md5:
-        return _conflict(coords, config_type, current, text, comment)
+        return _conflict(scope, kind, current, text, comment)
     if request.form.get("action") != "publish" or current.value == text:
         return _editor(
-            coords, config_type, current, text, comment, mode="preview",
+            scope, kind, current, text, comment, mode="preview",
             base_md5=base_md5, base_revision=base_revision,
         )  # fmt: skip
     try:
-        result = services.publish_config(
-            db, coords=coords, kind=config_type, name=name, content=text, actor=user.name,
-            comment=comment, if_match=f'"{base_md5}"', **publish_settings(),
+        result, notification = publisher().publish_config(
+            db, coords=coords, kind=kind, name=name, content=text, actor=scope.user.name,
+            comment=comment, if_match=f'"{base_md5}"',
         )  # fmt: skip
     except (services.PreconditionFailed, services.Conflict):
-        fresh = services.get_config(db, coords, config_type, name)
-        return _conflict(coords, config_type, fresh, text, comment)
+        fresh = services.get_config(db, coords, kind, name)
+        return _conflict(scope, kind, fresh, text, comment)
     except services.ServiceError as exc:
         return _editor(
-            coords, config_type, current, text, comment, mode="preview",
+            scope, kind, current, text, comment, mode="preview",
             base_md5=base_md5, error=str(exc), status=exc.status,
         )  # fmt: skip
-    notification = deliver_now(result.notification_ids)
-    flash(
-        published_message(f"{config_type.segment} {name!r}", result.config.revision, notification),
-        "ok",
-    )
+    flash(published_message(f"{kind.segment} {name!r}", result.config.revision, notification), "ok")
     return redirect(config_list_url(coords))
 
 
 def _conflict(
-    coords: Coordinates, kind: ConfigType, current: Config, text: str, comment: str
+    scope: Scope, kind: ConfigType, current: Config, text: str, comment: str
 ) -> tuple[str, int]:
     """Someone published since the page was opened: show theirs and yours, publish nothing."""
     return _editor(
-        coords, kind, current, text, comment, mode="conflict",
+        scope, kind, current, text, comment, mode="conflict",
         base_md5=current.md5, base_revision=current.revision, conflict=current, status=409,
     )  # fmt: skip
 
 
 @bp.post(CONFIG_URL + "/delete")
-@login_required
-def delete(app: str, env: str, version: str, kind: str, name: str) -> WerkzeugResponse:
-    user = current_console_user()
-    config_type = config_type_of(kind)
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=True)
+@scoped(write=True)
+def delete(scope: Scope, name: str) -> WerkzeugResponse:
     base_md5 = request.form.get("base_md5", "")
-    services.delete_config(
-        db_session(), coords=coords, kind=config_type, name=name, actor=user.name,
+    publisher().delete_config(
+        scope.db, coords=scope.coords, kind=scope.kind, name=name, actor=scope.user.name,
         comment=form_comment(), if_match=f'"{base_md5}"' if base_md5 else None,
-        zk_prefix=current_app.config["ZK_PREFIX"],
     )  # fmt: skip
-    flash(f"Deleted {config_type.segment} {name!r} (its history is kept).", "ok")
-    return redirect(config_list_url(coords))
+    flash(f"Deleted {scope.kind.segment} {name!r} (its history is kept).", "ok")
+    return redirect(config_list_url(scope.coords))

@@ -1,5 +1,10 @@
 """Looking back and copying: a config's history and diffs, rollback to a revision, and copying
 a version or env to another.
+
+The history lists revisions a page at a time (:data:`~disconf_web.ui.scope.PAGE_SIZE`, newest
+first, page links) with their metadata only (:func:`disconf_web.services.listing.page_revisions`);
+the two revisions compared are loaded one by one with their values, so a config with thousands of
+revisions of a large file renders a bounded page.
 """
 
 from __future__ import annotations
@@ -10,65 +15,56 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
-from ..auth import require_app
 from ..services import console as ops
+from ..services import listing
 from . import diff as diffs
 from .blueprint import CONFIG_URL, SEGMENTS, Page, bp
-from .page_common import (
-    can_write,
-    config_list_url,
-    config_type_of,
-    current_console_user,
-    db_session,
-    deliver_now,
-    form_comment,
-    publish_settings,
-    published_message,
-)
-from .security import login_required
+from .page_common import config_list_url, form_comment, published_message, publisher
+from .scope import Scope, page_request, scoped
+
+
+def _history_url(scope: Scope, name: str) -> str:
+    coords = scope.coords
+    return url_for(
+        "console.history", app=coords.app, env=coords.env, version=coords.version,
+        kind=SEGMENTS[scope.kind], name=name,
+    )  # fmt: skip
 
 
 @bp.get(CONFIG_URL + "/history")
-@login_required
-def history(app: str, env: str, version: str, kind: str, name: str) -> Page:
-    user = current_console_user()
-    config_type = config_type_of(kind)
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=False)
-    db = db_session()
-    revisions = services.list_revisions(db, coords, config_type, name)
-    config = services.find_config(db, coords, config_type, name)
-    by_number = {rev.number: rev for rev in revisions}
-    newest = revisions[0].number if revisions else 0
-    to_no = request.args.get("b", type=int) or newest
+@scoped(write=False)
+def history(scope: Scope, name: str) -> Page:
+    coords, kind, db = scope.coords, scope.kind, scope.db
+    wanted = page_request()
+    page = listing.page_revisions(db, coords, kind, name, limit=wanted.limit, cursor=wanted.cursor)
+    config = services.find_config(db, coords, kind, name)  # live or deleted
+    if config is None:  # page_revisions found it: only a concurrent purge gets here
+        raise services.NotFound(f"{kind.segment} {name!r} does not exist in {coords}")
+    to_no = request.args.get("b", type=int) or config.revision
     from_no = request.args.get("a", type=int) or max(1, to_no - 1)
-    for number in (from_no, to_no):
-        if number not in by_number:
-            raise services.NotFound(f"{config_type.segment} {name!r} has no revision {number}")
-    old, new = by_number[from_no].new_value, by_number[to_no].new_value
+    old = listing.get_revision(db, coords, kind, name, from_no).new_value
+    new = listing.get_revision(db, coords, kind, name, to_no).new_value
     return render_template(
         "console/history.html",
         coords=coords,
-        kind=config_type,
-        segment=SEGMENTS[config_type],
+        kind=kind,
+        segment=SEGMENTS[kind],
         name=name,
         config=config,
-        revisions=revisions,
+        revisions=page.items,
+        page=page,
         from_no=from_no,
         to_no=to_no,
         unified=diffs.unified(old, new),
         side=diffs.side_by_side(old, new),
-        can_write=can_write(user, app),
+        can_write=scope.can_write,
     )
 
 
 @bp.post(CONFIG_URL + "/rollback")
-@login_required
-def rollback(app: str, env: str, version: str, kind: str, name: str) -> WerkzeugResponse:
-    user = current_console_user()
-    config_type = config_type_of(kind)
-    coords = services.coordinates(app, env, version)
-    require_app(user, app, write=True)
+@scoped(write=True)
+def rollback(scope: Scope, name: str) -> WerkzeugResponse:
+    kind = scope.kind
     target = request.form.get("revision", type=int)
     if target is None:
         raise services.BadRequest(
@@ -76,43 +72,37 @@ def rollback(app: str, env: str, version: str, kind: str, name: str) -> Werkzeug
         )
     base_md5 = request.form.get("base_md5", "")
     try:
-        result = services.rollback_config(
-            db_session(), coords=coords, kind=config_type, name=name, to_revision=target,
-            actor=user.name, comment=form_comment(),
-            if_match=f'"{base_md5}"' if base_md5 else None, **publish_settings(),
+        result, notification = publisher().rollback_config(
+            scope.db, coords=scope.coords, kind=kind, name=name, to_revision=target,
+            actor=scope.user.name, comment=form_comment(),
+            if_match=f'"{base_md5}"' if base_md5 else None,
         )  # fmt: skip
     except services.PreconditionFailed:
         flash(
-            f"Not rolled back: {config_type.segment} {name!r} was changed since you opened this "
+            f"Not rolled back: {kind.segment} {name!r} was changed since you opened this "
             "page. Look at the newest revision and try again.",
             "error",
         )
-        return redirect(url_for("console.history", app=app, env=env, version=version,
-                                kind=kind, name=name))  # fmt: skip
-    notification = deliver_now(result.notification_ids)
+        return redirect(_history_url(scope, name))
     if result.changed:
         message = published_message(
-            f"{config_type.segment} {name!r} (rolled back to revision {target})",
+            f"{kind.segment} {name!r} (rolled back to revision {target})",
             result.config.revision,
             notification,
         )
     else:
         message = f"Revision {target} holds the current value already: nothing to roll back."
     flash(message, "ok")
-    return redirect(
-        url_for("console.history", app=app, env=env, version=version, kind=kind, name=name)
-    )
+    return redirect(_history_url(scope, name))
 
 
 # -- copy a version or env ---------------------------------------------------------------------
 
 
 @bp.route("/apps/<app>/copy", methods=["GET", "POST"])
-@login_required
-def copy(app: str) -> Page:
-    user = current_console_user()
-    require_app(user, app, write=False)
-    db = db_session()
+@scoped(write="post")
+def copy(scope: Scope) -> Page:
+    app, db = scope.app, scope.db
     form = request.form if request.method == "POST" else request.args
     fields = {key: form.get(key, "").strip() for key in ("from_env", "from_version", "to_env",
                                                         "to_version")}  # fmt: skip
@@ -122,7 +112,7 @@ def copy(app: str) -> Page:
         "envs": env_rows,
         "fields": fields,
         "versions": {env.name: services.list_versions(db, app, env.name) for env in env_rows},
-        "can_write": can_write(user, app),
+        "can_write": scope.can_write,
         "plan": None,
     }
     if not all(fields.values()):
@@ -140,16 +130,13 @@ def copy(app: str) -> Page:
     }
     if request.method == "GET":
         return render_template("console/copy.html", **context)
-    require_app(user, app, write=True)
     if request.form.get("fingerprint") != plan.fingerprint:
         context["stale"] = True
         return render_template("console/copy.html", **context), 409
     delete_removed = request.form.get("delete_removed") == "1"
-    ids = ops.apply_copy(
-        db, plan, actor=user.name, comment=form_comment(), delete_removed=delete_removed,
-        **publish_settings(),
+    notification = publisher().apply_copy(
+        db, plan, actor=scope.user.name, comment=form_comment(), delete_removed=delete_removed,
     )  # fmt: skip
-    notification = deliver_now(ids)
     changed = plan.count("added") + plan.count("changed")
     removed = plan.count("removed") if delete_removed else 0
     note = {"delivered": "clients were notified", "pending": "notifications are pending"}.get(

@@ -1,0 +1,216 @@
+"""ZooKeeper reads of the web tier: client instances (the self-check), children counts, elections.
+
+Clients register an EPHEMERAL node per instance under each config's ZooKeeper node, holding the
+values they loaded. :class:`InstanceRegistry` reads them — concurrently: every
+``get_children`` of a page is sent at once, then every instance ``get``, so a list of 3,300
+configs costs two pipelined rounds, not 3,300 sequential round trips — and :func:`self_check`
+compares them with the stored configs (the one self-check of the admin API's ``.../instances``
+and of the console's config list), using :mod:`disconf_core.instances`.
+
+Scoping: ``<app>_<version>_<env>`` is the node name, and ``_`` is allowed inside names, so two
+different coordinates can share one node (app ``col`` version ``x_v1`` and app ``col_x`` version
+``v1``). :func:`node_collisions` finds the other coordinates of a node; every ZooKeeper-backed
+view refuses to show instances or elections of a shared node (:class:`SharedNode`), so nobody
+sees another app's instances.
+
+Error Handling
+--------------
+Read-only, in the request thread, through this process's
+:class:`~disconf_web.zookeeper.ZooKeeperConnection`; never on a kazoo event thread (only async
+results are waited on). Not connected (down, ``SUSPENDED``, session ``LOST`` and not back yet):
+:class:`~disconf_web.zookeeper.ZooKeeperUnavailable` at once, after at most ``CONNECT_WAIT`` for a
+session that is just starting in this process. Every read is bounded by one overall deadline
+(``READ_TIMEOUT``); past it the read raises (the API answers 503, the console shows
+"self-check unavailable"). A node or instance that vanished meanwhile is left out. The
+collision check reads the database (DB down: SQLAlchemy's error, answered 503).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from kazoo.exceptions import NoNodeError
+
+from disconf_core import (
+    ConfigType,
+    Coordinates,
+    DisconfError,
+    InstanceCheck,
+    app_node,
+    check_file_instance,
+    check_item_instance,
+    config_node,
+)
+
+from .models import App, Config, Env
+from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable
+
+__all__ = [
+    "CONNECT_WAIT",
+    "READ_TIMEOUT",
+    "ConfigCheck",
+    "InstanceData",
+    "InstanceRegistry",
+    "SharedNode",
+    "node_collisions",
+    "require_own_node",
+    "self_check",
+]
+
+CONNECT_WAIT = 1.0
+READ_TIMEOUT = 2.0
+
+
+class SharedNode(DisconfError):
+    """Other coordinates share this ZooKeeper node: its instances cannot be told apart."""
+
+
+@dataclass(frozen=True)
+class InstanceData:
+    """One client instance node under a config node."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class ConfigCheck:
+    """The instances of one config and how many hold something else than the stored value."""
+
+    instances: list[InstanceCheck] = field(default_factory=list)
+
+    @property
+    def mismatched(self) -> int:
+        return sum(1 for instance in self.instances if not instance.ok)
+
+
+def _remaining(deadline: float) -> float:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("ZooKeeper read time budget exhausted")
+    return remaining
+
+
+class InstanceRegistry:
+    """Bounded, pipelined reads of instance nodes and children counts."""
+
+    def __init__(self, connection: ZooKeeperConnection) -> None:
+        self.connection = connection
+
+    def wait_connected(self, wait: float = CONNECT_WAIT) -> None:
+        """Start the session if needed; raise :class:`ZooKeeperUnavailable` unless it is
+        connected within ``wait`` seconds (a session just started in this worker)."""
+        if not self.connection.enabled:
+            raise ZooKeeperUnavailable("ZooKeeper is disabled on this server")
+        self.connection.ensure_started()
+        deadline = time.monotonic() + wait
+        while not self.connection.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.connection.client()
+
+    def instances(self, path: str, timeout: float = READ_TIMEOUT) -> list[InstanceData]:
+        """The instance children of one node and their data ([] if the node is missing)."""
+        return self.instances_of([path], timeout)[path]
+
+    def instances_of(
+        self, paths: Sequence[str], timeout: float = READ_TIMEOUT
+    ) -> dict[str, list[InstanceData]]:
+        """The instance children of every path, read concurrently within ``timeout`` overall."""
+        zk = self.connection.client()
+        deadline = time.monotonic() + timeout
+        listings = [(path, zk.get_children_async(path)) for path in paths]
+        names: dict[str, list[str]] = {}
+        for path, answer in listings:
+            try:
+                names[path] = sorted(answer.get(timeout=_remaining(deadline)))
+            except NoNodeError:
+                names[path] = []
+        reads: list[tuple[str, str, Any]] = [
+            (path, name, zk.get_async(f"{path}/{name}"))
+            for path, children in names.items()
+            for name in children
+        ]
+        found: dict[str, list[InstanceData]] = {path: [] for path in paths}
+        for path, name, answer in reads:
+            try:
+                data, _stat = answer.get(timeout=_remaining(deadline))
+            except NoNodeError:
+                continue  # the instance went away meanwhile
+            found[path].append(InstanceData(name, data or b""))
+        return found
+
+    def count_children(self, paths: Sequence[str], timeout: float = 2.0) -> dict[str, int]:
+        """How many children each node has (pipelined ``exists``; missing nodes are left out)."""
+        zk = self.connection.client()
+        deadline = time.monotonic() + timeout
+        answers = [(path, zk.exists_async(path)) for path in paths]
+        counts: dict[str, int] = {}
+        for path, answer in answers:
+            stat = answer.get(timeout=_remaining(deadline))
+            if stat is not None:
+                counts[path] = int(stat.numChildren)
+        return counts
+
+
+def node_collisions(session: so.Session, prefix: str, coords: Coordinates) -> list[Coordinates]:
+    """Other coordinates (with configs stored) whose ZooKeeper node is the node of ``coords``."""
+    node = app_node(prefix, coords).rsplit("/", 1)[-1]
+    query = (
+        sa.select(App.name, Env.name, Config.version)
+        .distinct()
+        .select_from(Config)
+        .join(App, App.id == Config.app_id)
+        .join(Env, Env.id == Config.env_id)
+        .where(App.name + "_" + Config.version + "_" + Env.name == node)
+    )
+    others = [
+        Coordinates(app, version, env)
+        for app, env, version in session.execute(query)
+        if (app, env, version) != (coords.app, coords.env, coords.version)
+    ]
+    return sorted(others, key=str)
+
+
+def require_own_node(session: so.Session, prefix: str, coords: Coordinates) -> None:
+    """Raise :class:`SharedNode` naming the others when ``coords``'s node is not its own."""
+    others = node_collisions(session, prefix, coords)
+    if others:
+        names = ", ".join(f"app {o.app!r} env {o.env!r} version {o.version!r}" for o in others)
+        raise SharedNode(
+            f"the ZooKeeper node {app_node(prefix, coords)} of {coords} is shared with {names}: "
+            "their instances cannot be told apart, so none are shown"
+        )
+
+
+def self_check(
+    registry: InstanceRegistry,
+    prefix: str,
+    coords: Coordinates,
+    configs: Sequence[Config],
+    timeout: float = READ_TIMEOUT,
+) -> dict[int, ConfigCheck]:
+    """``{config id: check}`` for ``configs`` of ``coords``, read concurrently within
+    ``timeout``. Raises :class:`ZooKeeperUnavailable` or a kazoo/timeout error."""
+    paths = {
+        config.id: config_node(prefix, coords, ConfigType(config.type), config.name)
+        for config in configs
+    }
+    found = registry.instances_of(list(paths.values()), timeout)
+    checks: dict[int, ConfigCheck] = {}
+    for config in configs:
+        check = ConfigCheck()
+        for instance in found[paths[config.id]]:
+            if ConfigType(config.type) is ConfigType.FILE:
+                result = check_file_instance(
+                    instance.name, config.name, config.value, instance.data
+                )
+            else:
+                result = check_item_instance(instance.name, config.value, instance.data)
+            check.instances.append(result)
+        checks[config.id] = check
+    return checks

@@ -1,0 +1,286 @@
+"""The notification outbox in the database: which rows are pending, delivered, failed or stuck.
+
+A ``Notification`` row is written in the same transaction as its config change. Its state:
+
+* **pending**: ``delivered_at`` and ``failed_at`` both null; the deliverer
+  (:mod:`disconf_web.notifier`) tries it, and records ``attempts`` and ``last_error`` when a
+  try fails for a transient reason (ZooKeeper down, a timeout);
+* **delivered**: ``delivered_at`` set once ZooKeeper holds the row's revision or a newer one;
+* **failed**: ``failed_at`` set when ZooKeeper refused the row for good (a node name it cannot
+  store, data too large); delivery skips it until an admin retries it (:func:`retry`);
+* **stuck** (a view, not a state): pending for longer than ``NOTIFY_STUCK_SECONDS`` or with more
+  than ``NOTIFY_STUCK_ATTEMPTS`` failed attempts — shown in ``/metrics`` and the admin API.
+
+Rows are grouped by :class:`NodeKey` (the config and its node path): all rows of one node carry
+revisions of the same config, so delivering a node means writing its latest row's data
+(:func:`latest`), which covers every older row of that node.
+
+Error Handling
+--------------
+Every function opens its own short session and commits before returning; a database that is
+down raises SQLAlchemy's error to the caller (the deliverer logs it and retries with backoff;
+the admin API answers 503). No function touches ZooKeeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from disconf_core import ConfigType
+
+from .extensions import Database
+from .models import App, Config, Env, Notification, utcnow
+
+__all__ = [
+    "NodeKey",
+    "OutboxCounts",
+    "OutboxRow",
+    "all_delivered",
+    "counts",
+    "group_by_node",
+    "latest",
+    "load_pending",
+    "load_rows",
+    "mark_attempt",
+    "mark_delivered",
+    "mark_failed",
+    "problems",
+    "retry",
+]
+
+_ERROR_MAX = 1000
+
+
+@dataclass(frozen=True)
+class NodeKey:
+    """One ZooKeeper node as the outbox knows it: its path and the config that owns it."""
+
+    path: str
+    config_id: int | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    key: NodeKey
+    data: str
+
+
+@dataclass(frozen=True)
+class OutboxCounts:
+    total: int
+    delivered: int
+    pending: int
+    failed: int
+    retrying: int
+    stuck: int
+    attempts: int
+    oldest_pending: datetime | None
+
+
+_PENDING = sa.and_(Notification.delivered_at.is_(None), Notification.failed_at.is_(None))
+
+
+def _rows(result: Iterable[Any]) -> list[OutboxRow]:
+    return [OutboxRow(row.id, NodeKey(row.path, row.config_id), row.data) for row in result]
+
+
+def _select() -> sa.Select[int, int | None, str, str]:
+    return sa.select(Notification.id, Notification.config_id, Notification.path, Notification.data)
+
+
+def load_pending(db: Database, *, after_id: int, grace: float, limit: int) -> list[OutboxRow]:
+    """Pending rows with ``id > after_id`` in id order (rows younger than ``grace`` s left out)."""
+    query = _select().where(_PENDING, Notification.id > after_id).order_by(Notification.id)
+    if grace > 0:
+        query = query.where(Notification.created_at <= utcnow() - timedelta(seconds=grace))
+    with db.new_session() as session:
+        return _rows(session.execute(query.limit(limit)))
+
+
+def load_rows(db: Database, ids: Sequence[int]) -> list[OutboxRow]:
+    """The pending rows among ``ids``, in id order."""
+    query = _select().where(_PENDING, Notification.id.in_(list(ids))).order_by(Notification.id)
+    with db.new_session() as session:
+        return _rows(session.execute(query))
+
+
+def group_by_node(rows: Iterable[OutboxRow]) -> dict[NodeKey, list[int]]:
+    """Row ids per node, nodes in the order of their first row."""
+    groups: dict[NodeKey, list[int]] = {}
+    for row in rows:
+        groups.setdefault(row.key, []).append(row.id)
+    return groups
+
+
+def _of_node(key: NodeKey) -> sa.ColumnElement[bool]:
+    if key.config_id is None:
+        return sa.and_(Notification.config_id.is_(None), Notification.path == key.path)
+    return sa.and_(Notification.config_id == key.config_id, Notification.path == key.path)
+
+
+def latest(db: Database, key: NodeKey) -> OutboxRow | None:
+    """The newest row of the node, whatever its state (a fresh read in a new transaction)."""
+    query = _select().where(_of_node(key)).order_by(Notification.id.desc()).limit(1)
+    with db.new_session() as session:
+        rows = _rows(session.execute(query))
+    return rows[0] if rows else None
+
+
+def _update(db: Database, where: sa.ColumnElement[bool], **values: Any) -> int:
+    with db.new_session() as session:
+        result = session.execute(sa.update(Notification).where(where).values(**values))
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_delivered(db: Database, key: NodeKey, up_to: int) -> int:
+    """The node holds row ``up_to``'s data: every pending row of it up to there is delivered."""
+    return _update(
+        db,
+        sa.and_(_of_node(key), _PENDING, Notification.id <= up_to),
+        delivered_at=utcnow(),
+        attempts=Notification.attempts + 1,
+    )
+
+
+def mark_failed(db: Database, key: NodeKey, up_to: int, error: str) -> int:
+    """ZooKeeper refused the node's data for good: its pending rows up to ``up_to`` fail."""
+    return _update(
+        db,
+        sa.and_(_of_node(key), _PENDING, Notification.id <= up_to),
+        failed_at=utcnow(),
+        attempts=Notification.attempts + 1,
+        last_error=error[:_ERROR_MAX],
+    )
+
+
+def mark_attempt(db: Database, ids: Sequence[int], error: str) -> None:
+    """A transient failure: the rows stay pending with one more attempt and the error."""
+    _update(
+        db,
+        sa.and_(_PENDING, Notification.id.in_(list(ids))),
+        attempts=Notification.attempts + 1,
+        last_error=error[:_ERROR_MAX],
+    )
+
+
+def all_delivered(db: Database, ids: Sequence[int]) -> bool:
+    with db.new_session() as session:
+        left = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Notification)
+            .where(Notification.id.in_(list(ids)), Notification.delivered_at.is_(None))
+        )
+    return left == 0
+
+
+def _stuck(stuck_seconds: float, stuck_attempts: int) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _PENDING,
+        sa.or_(
+            Notification.created_at <= utcnow() - timedelta(seconds=stuck_seconds),
+            Notification.attempts > stuck_attempts,
+        ),
+    )
+
+
+def _count_where(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def counts(db: Database, *, stuck_seconds: float, stuck_attempts: int) -> OutboxCounts:
+    """Every figure ``/metrics`` shows about the outbox, in one round trip per figure group."""
+    failed_rows = Notification.failed_at.is_not(None)
+    with db.new_session() as session:
+        total, delivered, attempts = session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count(Notification.delivered_at),
+                sa.func.coalesce(sa.func.sum(Notification.attempts), 0),
+            )
+        ).one()
+        failed, retrying, stuck = session.execute(
+            sa.select(
+                _count_where(failed_rows),
+                _count_where(sa.and_(_PENDING, Notification.attempts > 0)),
+                _count_where(_stuck(stuck_seconds, stuck_attempts)),
+            )
+        ).one()
+        oldest = session.scalar(sa.select(sa.func.min(Notification.created_at)).where(_PENDING))
+    failed = int(failed or 0)
+    return OutboxCounts(
+        total=int(total or 0),
+        delivered=int(delivered or 0),
+        pending=int(total or 0) - int(delivered or 0) - failed,
+        failed=failed,
+        retrying=int(retrying or 0),
+        stuck=int(stuck or 0),
+        attempts=int(attempts or 0),
+        oldest_pending=oldest,
+    )
+
+
+def problems(
+    db: Database, *, stuck_seconds: float, stuck_attempts: int, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Failed and stuck rows (newest first) with the config's coordinates, for the admin API."""
+    stuck = _stuck(stuck_seconds, stuck_attempts)
+    query = (
+        sa.select(
+            Notification.id,
+            Notification.path,
+            Notification.created_at,
+            Notification.failed_at,
+            Notification.attempts,
+            Notification.last_error,
+            Config.version,
+            Config.type,
+            Config.name,
+            App.name.label("app"),
+            Env.name.label("env"),
+        )
+        .select_from(Notification)
+        .outerjoin(Config, Config.id == Notification.config_id)
+        .outerjoin(App, App.id == Config.app_id)
+        .outerjoin(Env, Env.id == Config.env_id)
+        .where(sa.or_(Notification.failed_at.is_not(None), stuck))
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    with db.new_session() as session:
+        rows = session.execute(query).all()
+    return [
+        {
+            "id": row.id,
+            "state": "failed" if row.failed_at is not None else "stuck",
+            "app": row.app,
+            "env": row.env,
+            "version": row.version,
+            "type": None if row.type is None else ConfigType(row.type).segment,
+            "name": row.name,
+            "path": row.path,
+            "created_at": _iso(row.created_at),
+            "failed_at": _iso(row.failed_at),
+            "attempts": row.attempts,
+            "error": row.last_error,
+        }
+        for row in rows
+    ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.replace(microsecond=0).isoformat() + "Z"
+
+
+def retry(db: Database, ids: Sequence[int] | None = None) -> int:
+    """Failed rows back to pending (``ids``, or every failed row when None); how many."""
+    where: sa.ColumnElement[bool] = Notification.failed_at.is_not(None)
+    if ids is not None:
+        where = sa.and_(where, Notification.id.in_(list(ids)))
+    return _update(db, where, failed_at=None, attempts=0)

@@ -1,0 +1,236 @@
+"""Publish is one call: revision + audit + notification (one transaction) + inline delivery.
+
+:class:`Publisher` is the web tier's one way to change configs. ``create_app`` registers one
+per app with :meth:`Publisher.init_app` (kept in ``app.extensions``, like Flask's
+``db.init_app``); it holds the database, the ZooKeeper prefix, the size limit, this process's
+ZooKeeper connection (:mod:`.zookeeper`), the outbox deliverer (:mod:`.notifier`) and the
+instance reads (:mod:`.instances`). Views call :func:`get_publisher` and one method::
+
+    published = get_publisher(current_app).publish_config(session, coords=..., ...)
+    published.result        # the services' ChangeResult (config, changed, created, ...)
+    published.notification  # "delivered", "pending", "failed" or "none"
+
+The services (:mod:`.services`) write the revision, the audit event and the ``Notification``
+rows in one transaction; the publisher then delivers the new rows inline (bounded by
+``NOTIFY_INLINE_TIMEOUT``). Every caller gets the same behaviour: no rows -> ``"none"``;
+ZooKeeper disabled or not connected -> ``"pending"`` (the sweeper delivers later);
+ZooKeeper refused the data for good -> ``"failed"`` (shown in ``/metrics`` and
+``/api/v1/notifications``).
+
+Error Handling
+--------------
+* Database down: the services' transaction rolls back and raises (the app answers 503);
+  nothing is published and nothing is delivered.
+* ZooKeeper down, paused or session ``LOST``: the change is committed; the inline delivery gives
+  up within its budget and never waits for the sweeper; the answer says ``"pending"``.
+* Restart: rows left pending are delivered by any process's sweeper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import sqlalchemy.orm as so
+from flask import Flask
+
+from disconf_core import ConfigType, Coordinates
+
+from . import services
+from .extensions import get_db
+from .instances import InstanceRegistry
+from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
+from .services import ChangeResult
+from .services import console as console_services
+from .zookeeper import ZooKeeperConnection
+
+__all__ = ["EXTENSION_KEY", "Published", "Publisher", "get_notifier", "get_publisher"]
+
+EXTENSION_KEY = "disconf_publisher"
+# A pending row is "stuck" (shown in /metrics and the admin API) once older than this many
+# seconds (DISCONF_NOTIFY_STUCK_SECONDS) or tried more than this often (..._STUCK_ATTEMPTS).
+STUCK_SECONDS = 60.0
+STUCK_ATTEMPTS = 5
+
+
+class Published(NamedTuple):
+    """What a publish did: the services' result and the notification's fate."""
+
+    result: ChangeResult
+    notification: str
+
+
+class Publisher:
+    """The app's publish path and its ZooKeeper parts (see the module docstring)."""
+
+    connection: ZooKeeperConnection
+    notifier: Notifier
+    instances: InstanceRegistry
+
+    def __init__(self, app: Flask | None = None) -> None:
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Build the ZooKeeper parts from ``app.config`` and register in ``app.extensions``."""
+        config = self._config = app.config
+        self.stuck_seconds = float(config.get("NOTIFY_STUCK_SECONDS", STUCK_SECONDS))
+        self.stuck_attempts = int(config.get("NOTIFY_STUCK_ATTEMPTS", STUCK_ATTEMPTS))
+        self.connection = ZooKeeperConnection(
+            config["ZK_HOSTS"], enabled=config["ZK_ENABLED"], session_timeout=config["ZK_TIMEOUT"]
+        )
+        self.notifier = Notifier(
+            get_db(app),
+            self.connection,
+            inline_timeout=config["NOTIFY_INLINE_TIMEOUT"],
+            sweep_interval=config["NOTIFY_SWEEP_INTERVAL"],
+            backoff_initial=config["NOTIFY_BACKOFF_INITIAL"],
+            backoff_max=config["NOTIFY_BACKOFF_MAX"],
+            grace=config["NOTIFY_GRACE"],
+            max_data_bytes=int(config.get("NOTIFY_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
+        )
+        self.instances = InstanceRegistry(self.connection)
+        app.extensions[EXTENSION_KEY] = self
+
+    @property
+    def zk_prefix(self) -> str:
+        """``ZK_PREFIX``, read at each publish (the app's config is the one source)."""
+        return str(self._config["ZK_PREFIX"])
+
+    @property
+    def max_bytes(self) -> int:
+        """``MAX_CONFIG_BYTES``, read at each publish."""
+        return int(self._config["MAX_CONFIG_BYTES"])
+
+    # -- the publish calls ---------------------------------------------------------------------
+
+    def deliver(self, ids: Sequence[int]) -> str:
+        """Deliver these new rows inline: "delivered", "pending", "failed" or "none"."""
+        if not ids:
+            return "none"
+        if not self.notifier.enabled:
+            return "pending"
+        self.notifier.ensure_started()
+        return self.notifier.deliver_inline(list(ids))
+
+    def _published(self, result: ChangeResult) -> Published:
+        ids = result.notification_ids if result.changed else []
+        return Published(result, self.deliver(ids))
+
+    def publish_config(
+        self,
+        session: so.Session,
+        *,
+        coords: Coordinates,
+        kind: ConfigType,
+        name: str,
+        content: bytes | str,
+        actor: str,
+        comment: str = "",
+        if_match: str | None = None,
+    ) -> Published:
+        """Create or update a file or item, then notify its clients."""
+        result = services.publish_config(
+            session,
+            coords=coords,
+            kind=kind,
+            name=name,
+            content=content,
+            actor=actor,
+            comment=comment,
+            if_match=if_match,
+            max_bytes=self.max_bytes,
+            zk_prefix=self.zk_prefix,
+        )
+        return self._published(result)
+
+    def rollback_config(
+        self,
+        session: so.Session,
+        *,
+        coords: Coordinates,
+        kind: ConfigType,
+        name: str,
+        to_revision: int,
+        actor: str,
+        comment: str = "",
+        if_match: str | None = None,
+    ) -> Published:
+        """Publish an earlier revision's value again, then notify its clients."""
+        result = services.rollback_config(
+            session,
+            coords=coords,
+            kind=kind,
+            name=name,
+            to_revision=to_revision,
+            actor=actor,
+            comment=comment,
+            if_match=if_match,
+            max_bytes=self.max_bytes,
+            zk_prefix=self.zk_prefix,
+        )
+        return self._published(result)
+
+    def delete_config(
+        self,
+        session: so.Session,
+        *,
+        coords: Coordinates,
+        kind: ConfigType,
+        name: str,
+        actor: str,
+        comment: str = "",
+        if_match: str | None = None,
+    ) -> Published:
+        """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
+        result = services.delete_config(
+            session,
+            coords=coords,
+            kind=kind,
+            name=name,
+            actor=actor,
+            comment=comment,
+            if_match=if_match,
+            zk_prefix=self.zk_prefix,
+        )
+        return self._published(result)
+
+    def apply_copy(
+        self,
+        session: so.Session,
+        plan: console_services.CopyPlan,
+        *,
+        actor: str,
+        comment: str,
+        delete_removed: bool = False,
+    ) -> str:
+        """Apply a copy plan (many publishes), then notify; the notification's fate."""
+        ids = console_services.apply_copy(
+            session,
+            plan,
+            actor=actor,
+            comment=comment,
+            delete_removed=delete_removed,
+            max_bytes=self.max_bytes,
+            zk_prefix=self.zk_prefix,
+        )
+        return self.deliver(ids)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start this process's ZooKeeper session and sweeper (a no-op when already running)."""
+        self.notifier.ensure_started()
+
+    def stop(self) -> None:
+        self.notifier.stop()
+
+
+def get_publisher(app: Flask) -> Publisher:
+    publisher: Publisher = app.extensions[EXTENSION_KEY]
+    return publisher
+
+
+def get_notifier(app: Flask) -> Notifier:
+    """The app's outbox deliverer (its ZooKeeper session is ``.connection``)."""
+    return get_publisher(app).notifier
