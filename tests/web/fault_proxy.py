@@ -1,0 +1,114 @@
+"""A TCP proxy process in front of a database that a test can turn into a black hole or pause.
+
+Run as ``python -m tests.web.fault_proxy <target port>``: it listens on a free loopback port,
+prints that port on its first line and forwards every connection to ``127.0.0.1:<target port>``.
+
+* ``SIGUSR1``: black hole. Connections stay open and accepted, new ones are accepted too, but
+  nothing is forwarded in either direction (what is sent is read and dropped): the peer
+  "accepts and never answers".
+* ``SIGUSR2``: forward again (connections opened during the black hole stay dead; clients open
+  new ones).
+* ``SIGSTOP`` / ``SIGCONT`` (sent by the test): the whole process is paused; the kernel still
+  completes new TCP handshakes into the listen backlog, and nothing answers.
+
+The test that starts it stops it by PID (:class:`FaultProxy`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+_forwarding = threading.Event()
+_forwarding.set()
+
+
+def _pump(source: socket.socket, sink: socket.socket | None) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            if sink is not None and _forwarding.is_set():
+                sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, sink):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _serve(target_port: int) -> None:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    print(listener.getsockname()[1], flush=True)
+    signal.signal(signal.SIGUSR1, lambda *_: _forwarding.clear())
+    signal.signal(signal.SIGUSR2, lambda *_: _forwarding.set())
+    while True:
+        client, _address = listener.accept()
+        if not _forwarding.is_set():
+            threading.Thread(target=_pump, args=(client, None), daemon=True).start()
+            continue
+        try:
+            upstream = socket.create_connection(("127.0.0.1", target_port), timeout=5)
+        except OSError:
+            client.close()
+            continue
+        upstream.settimeout(None)
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+class FaultProxy:
+    """The proxy process, for tests: ``black_hole()``, ``pause()``, ``restore()``, ``stop()``."""
+
+    def __init__(self, target_port: int, *, start_timeout: float = 20.0) -> None:
+        root = Path(__file__).resolve().parents[2]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.web.fault_proxy", str(target_port)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], start_timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError(f"fault proxy did not start within {start_timeout}s")
+        self.port = int(line)
+        self.paused = False
+
+    def black_hole(self) -> None:
+        os.kill(self.process.pid, signal.SIGUSR1)
+
+    def pause(self) -> None:
+        os.kill(self.process.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def restore(self) -> None:
+        if self.paused:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.paused = False
+        os.kill(self.process.pid, signal.SIGUSR2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            if self.paused:
+                os.kill(self.process.pid, signal.SIGCONT)
+            self.process.kill()
+            self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+if __name__ == "__main__":
+    _serve(int(sys.argv[1]))
