@@ -13,10 +13,12 @@ Life of a config (a decorated class registered with the client):
   = unchanged) or ``reload()`` queue a reload; one worker thread fetches, converts, swaps in,
   writes the ``target`` file (if the config has one), hands the change event to the config's
   callback lane (:mod:`disconf_client.callbacks`: callbacks of one config in order, different
-  configs on different threads, never on the worker), then writes the local snapshot and
-  updates the instance node. The worker never runs user code, so a hung callback never stops
-  values from flowing, to its own config or to any other; a callback may run while the snapshot
-  is written (the snapshot holds the revision at the latest when the next reload starts).
+  configs on different threads, never on the worker), then hands the local snapshot and the
+  instance node to the writer. The worker never runs user code, so a hung callback never stops
+  values from flowing, to its own config or to any other. The snapshot and instance-node writes
+  run on a writer thread, coalesced per config (:mod:`disconf_client.persist`: a burst of
+  revisions costs one pair of writes per config; a revision is recorded within two write rounds
+  of being applied; ``close()`` flushes). ``start()`` returns with them written.
 
 Error Handling
 --------------
@@ -83,6 +85,7 @@ from .errors import (
 )
 from .fetcher import ConfigFetcher, NotModified
 from .local_files import LocalFileWatcher
+from .persist import FLUSH_WAIT, CoalescingWriter
 from .scan import scan as scan_module
 from .settings import ClientSettings, LoadMode, load_settings
 from .transport import Transport
@@ -172,6 +175,7 @@ class DisconfClient:
                 transfer_timeout=settings.transfer_timeout,
                 read_token=settings.read_token,
             )
+        self._writer = CoalescingWriter()
         self._lanes = CallbackLanes(
             max_threads=settings.callback_threads,
             warn_after=settings.callback_warn_after,
@@ -292,11 +296,12 @@ class DisconfClient:
             self._fetcher.close()
         if self._files is not None:
             self._files.stop()
-        if self._watcher is not None:
-            self._watcher.close()
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=30)
+        self._writer.close(FLUSH_WAIT)  # the snapshot holds what was applied
+        if self._watcher is not None:
+            self._watcher.close()
         for entry in self._entries.values():
             if entry.binding.owner is self:
                 entry.binding.owner = None
@@ -490,6 +495,8 @@ class DisconfClient:
                 log.warning("keeping the current %s: %s", entry.binding.spec.label, exc)
                 return None
             log.warning("%s: %s; falling back to the local snapshot", entry.binding.spec.label, exc)
+        if not at_start:
+            self._writer.flush(FLUSH_WAIT)  # never read a snapshot while it is being replaced
         try:
             content = self._snapshot.read(kind, name)
         except SnapshotCorruptError as exc:
@@ -563,24 +570,37 @@ class DisconfClient:
                 log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
         if event is not None and not at_start:
             self._fire(entry.key, event)
-        # The callbacks run on their config's lane meanwhile; still before this worker applies
-        # anything else: the snapshot holds every applied revision, the instance node the value.
-        if content is not None and source == "server":
-            try:
-                self._snapshot.write(spec.kind, spec.name, content)
-            except OSError as exc:
-                self.stats.add("snapshot_errors", str(exc))
-                log.error("cannot write the local snapshot of %s: %s", spec.label, exc)
-        if self._watcher is not None and self._is_remote(entry.key):
-            text = (content or b"").decode("utf-8", errors="replace")
-            data = (
-                item_instance_data(text)
-                if spec.kind is ConfigType.ITEM
-                else file_instance_data(spec.name, text)
-            )
-            self._watcher.set_instance(entry.key, data)
+        # Recorded off this thread (coalesced per config, see disconf_client.persist), except
+        # during start(), which returns with the snapshot and the instance nodes written.
+        record = self._recorder(entry, content, source)
+        if at_start:
+            record()
+        else:
+            self._writer.submit(entry.key, record)
         log.info("applied %s from %s (md5 %s)", spec.label, source, md5)
         return True
+
+    def _recorder(self, entry: _Entry, content: bytes | None, source: str) -> Callable[[], None]:
+        """The snapshot write and instance-node write recording one applied revision."""
+        spec = entry.binding.spec
+
+        def record() -> None:
+            if content is not None and source == "server":
+                try:
+                    self._snapshot.write(spec.kind, spec.name, content)
+                except OSError as exc:
+                    self.stats.add("snapshot_errors", str(exc))
+                    log.error("cannot write the local snapshot of %s: %s", spec.label, exc)
+            if self._watcher is not None and self._is_remote(entry.key) and not self._closed:
+                text = (content or b"").decode("utf-8", errors="replace")
+                data = (
+                    item_instance_data(text)
+                    if spec.kind is ConfigType.ITEM
+                    else file_instance_data(spec.name, text)
+                )
+                self._watcher.set_instance(entry.key, data)
+
+        return record
 
     def _fire(self, key: ConfigKey, event: ChangeEvent[Any]) -> None:
         """Hand the event to its config's callback lane (never runs user code here)."""
