@@ -7,7 +7,8 @@ whole body) or raises a :class:`~disconf_client.errors.FetchError`:
 * :class:`HTTPTransport` (the default) sends it through a urllib3 ``PoolManager`` with
   keep-alive connections (a fetch costs about half the CPU of one through ``requests``), or
   through a urllib3 ``ProxyManager`` when the environment configures a proxy for the URL's
-  scheme (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``). TLS is
+  scheme (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``; credentials in
+  the proxy URL are sent as ``Proxy-Authorization``). TLS is
   verified with the system's certificates.
 * :class:`MockTransport` calls a function ``Request -> Response`` (tests: no sockets), and
   applies the same size rule, so unit tests exercise the fetcher exactly as production does.
@@ -39,7 +40,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import urllib3
 
@@ -204,8 +205,19 @@ class HTTPTransport:
         with self._lock:
             manager = self._proxies.get(proxy)
             if manager is None:
+                parsed = urllib3.util.parse_url(proxy)
+                headers = None
+                if parsed.auth:  # http://user:password@proxy:3128, as requests accepts it
+                    headers = urllib3.make_headers(proxy_basic_auth=unquote(parsed.auth))
+                    proxy_url = parsed._replace(auth=None).url
+                else:
+                    proxy_url = proxy
                 manager = urllib3.ProxyManager(
-                    proxy, num_pools=4, maxsize=self._maxsize, retries=False
+                    proxy_url,
+                    proxy_headers=headers,
+                    num_pools=4,
+                    maxsize=self._maxsize,
+                    retries=False,
                 )
                 self._proxies[proxy] = manager
             return manager

@@ -4,6 +4,7 @@ path prefix, errors as failed tries, close(); a ProxyManager when a proxy is con
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ COORDS = Coordinates("shop", "1_0_0", "prod")
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     requests_seen: list[str]
+    proxy_authorization: list[str | None]
     connections: int
     drop_after_answer: bool
 
@@ -37,6 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self.server.requests_seen.append(self.path)
+        self.server.proxy_authorization.append(self.headers.get("Proxy-Authorization"))
         body = json.dumps({"status": 1, "message": "", "value": "0.5"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -55,6 +58,7 @@ class _Handler(BaseHTTPRequestHandler):
 def server() -> Iterator[_Server]:
     httpd = _Server(("127.0.0.1", 0), _Handler)
     httpd.requests_seen, httpd.connections, httpd.drop_after_answer = [], 0, False
+    httpd.proxy_authorization = []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -153,5 +157,15 @@ def test_a_proxy_from_the_environment_goes_through_a_proxy_manager(
     try:
         assert fetcher.fetch_item(COORDS, "rate") == "0.5"
         assert server.requests_seen[-1].startswith("http://conf.example:8080/api/config/item?")
+        assert server.proxy_authorization[-1] is None
+    finally:
+        fetcher.close()
+    port = server.server_address[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:p%40ss@127.0.0.1:{port}")
+    fetcher = ConfigFetcher(["http://conf.example:8080"], transport=HTTPTransport())
+    try:
+        assert fetcher.fetch_item(COORDS, "rate") == "0.5"
+        expected = "Basic " + base64.b64encode(b"user:p@ss").decode()
+        assert server.proxy_authorization[-1] == expected
     finally:
         fetcher.close()
