@@ -21,21 +21,19 @@ is verified against a dummy argon2 hash, so response times do not tell which nam
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-import sqlalchemy.exc
 import sqlalchemy.orm as so
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from disconf_core import InvalidNameError, validate_segment
-
-from ..models import ApiToken, App, AppGrant, AuditEvent, ConsoleSession, Role, User, utcnow
+from ..models import ApiToken, AppGrant, ConsoleSession, Role, User, utcnow
+from .catalog import get_app, valid_segment
 from .errors import BadRequest, Conflict, NotFound
+from .transactions import audit, transaction
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -89,18 +87,6 @@ def parse_role(role: object) -> Role:
         raise BadRequest(f"invalid role {role!r}: use admin, editor or viewer") from None
 
 
-def _audit(session: so.Session, actor: str, action: str, target: str, **detail: object) -> None:
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            target=target,
-            detail=json.dumps(detail, ensure_ascii=False, default=str),
-        )
-    )
-
-
 def _user(session: so.Session, name: str) -> User:
     user = session.scalar(sa.select(User).where(User.name == name))
     if user is None:
@@ -124,18 +110,10 @@ def create_user(
     apps: tuple[str, ...] | list[str] = (),
 ) -> User:
     """Create a user (granted ``apps``). Duplicate -> :class:`Conflict`."""
-    try:
-        validate_segment(name, "user")
-    except InvalidNameError as exc:
-        raise BadRequest(str(exc)) from exc
+    valid_segment(name, "user")
     role = parse_role(role)
     _check_password(password)
-    app_rows = []
-    for app_name in apps:
-        app = session.scalar(sa.select(App).where(App.name == app_name))
-        if app is None:
-            raise NotFound(f"app {app_name!r} does not exist")
-        app_rows.append(app)
+    app_rows = [get_app(session, app_name) for app_name in apps]
     user = User(
         name=name,
         password_hash=_hasher.hash(password),
@@ -143,26 +121,22 @@ def create_user(
         active=True,
         created_at=utcnow(),
     )
-    try:
+    with transaction(session, conflict=f"user {name!r} already exists"):
         session.add(user)
         session.flush()
         for app in app_rows:
             session.add(AppGrant(user_id=user.id, app_id=app.id, created_at=utcnow()))
-        _audit(session, actor, "user.create", name, role=role.value, apps=list(apps))
-        session.commit()
-    except sa.exc.IntegrityError as exc:
-        session.rollback()
-        raise Conflict(f"user {name!r} already exists") from exc
-    except BaseException:
-        session.rollback()
-        raise
+        audit(
+            session, actor=actor, action="user.create", target=name, role=role.value,
+            apps=list(apps),
+        )  # fmt: skip
     return user
 
 
 def set_password(session: so.Session, *, name: str, password: str, actor: str) -> None:
     user = _user(session, name)
     user.password_hash = _hasher.hash(_check_password(password))
-    _audit(session, actor, "user.password", name)
+    audit(session, actor=actor, action="user.password", target=name)
     session.commit()
 
 
@@ -184,7 +158,7 @@ def authenticate(session: so.Session, name: str, password: str) -> User | None:
     ok = ok and known
     if ok and user is not None and _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    _audit(session, name[:64], "login.success" if ok else "login.failure", name[:1024])
+    audit(session, actor=name, action="login.success" if ok else "login.failure", target=name)
     session.commit()
     return user if ok else None
 
@@ -196,30 +170,26 @@ def granted_app_ids(session: so.Session, user: User) -> set[int]:
 def grant_app(session: so.Session, *, user: str, app: str, actor: str) -> None:
     """Let ``user`` touch ``app`` (idempotent)."""
     user_row = _user(session, user)
-    app_row = session.scalar(sa.select(App).where(App.name == app))
-    if app_row is None:
-        raise NotFound(f"app {app!r} does not exist")
+    app_row = get_app(session, app)
     exists = session.scalar(
         sa.select(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
     )
     if exists is None:
-        session.add(AppGrant(user_id=user_row.id, app_id=app_row.id, created_at=utcnow()))
-        _audit(session, actor, "grant.create", user, app=app)
         try:
-            session.commit()
-        except sa.exc.IntegrityError:
-            session.rollback()  # granted concurrently: same outcome
+            with transaction(session, conflict="granted concurrently"):
+                session.add(AppGrant(user_id=user_row.id, app_id=app_row.id, created_at=utcnow()))
+                audit(session, actor=actor, action="grant.create", target=user, app=app)
+        except Conflict:
+            pass  # granted concurrently: same outcome
 
 
 def revoke_grant(session: so.Session, *, user: str, app: str, actor: str) -> None:
     user_row = _user(session, user)
-    app_row = session.scalar(sa.select(App).where(App.name == app))
-    if app_row is None:
-        raise NotFound(f"app {app!r} does not exist")
+    app_row = get_app(session, app)
     session.execute(
         sa.delete(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
     )
-    _audit(session, actor, "grant.revoke", user, app=app)
+    audit(session, actor=actor, action="grant.revoke", target=user, app=app)
     session.commit()
 
 
@@ -256,8 +226,8 @@ def create_token(
     )
     session.add(token)
     session.flush()
-    _audit(
-        session, actor, "token.create", user,
+    audit(
+        session, actor=actor, action="token.create", target=user,
         token_id=token.id, name=name, created_by_token_id=created_by_token_id,
     )  # fmt: skip
     session.commit()
@@ -281,7 +251,9 @@ def revoke_token(session: so.Session, *, token_id: int, actor: str, user: str | 
     now = utcnow()
     if token.revoked_at is None:
         token.revoked_at = now
-        _audit(session, actor, "token.revoke", token.user.name, token_id=token_id)
+        audit(
+            session, actor=actor, action="token.revoke", target=token.user.name, token_id=token_id
+        )
     # Every token created through this one (and through those, ...) goes with it. Each round
     # moves one generation down; a generation can only hold tokens not yet seen, so the loop
     # ends after at most as many rounds as there are tokens.
@@ -298,8 +270,8 @@ def revoke_token(session: so.Session, *, token_id: int, actor: str, user: str | 
             seen.add(child.id)
             if child.revoked_at is None:
                 child.revoked_at = now
-                _audit(
-                    session, actor, "token.revoke", child.user.name,
+                audit(
+                    session, actor=actor, action="token.revoke", target=child.user.name,
                     token_id=child.id, because_token_id=token_id,
                 )  # fmt: skip
     session.commit()
