@@ -124,7 +124,9 @@ class CallbackLanes:
             if not state.busy:
                 state.busy = True
                 self._ready.append(lane)
-                if self._idle == 0 and len(self._threads) < self.max_threads:
+                # one thread per ready lane: an idle thread already woken for another lane (it
+                # has not taken it yet) must not count, or a hung callback would hold this one
+                if len(self._ready) > self._idle and len(self._threads) < self.max_threads:
                     self._spawn()
                 self._cond.notify()
             if self._monitor is None:
