@@ -84,3 +84,34 @@ def test_bad_values_are_named(kwargs: dict[str, str], message: str) -> None:
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(properties_file=tmp_path / "nope.properties", environ={}, app="a")
+
+
+def test_bounds_callbacks_and_read_token_from_every_source(tmp_path: Path) -> None:
+    defaults = load_settings(environ={}, app="a", servers="h:1", properties_file=None)
+    assert (defaults.transfer_timeout, defaults.max_config_bytes) == (30.0, 1024 * 1024)
+    assert (defaults.callback_warn_after, defaults.callback_threads) == (10.0, 8)
+    assert defaults.read_token is None
+    props = write(
+        tmp_path,
+        "disconf.app=a\ndisconf.conf_server_host=h:1\ndisconf.transfer_timeout=12.5\n"
+        "disconf.max_config_bytes=2048\ncallback_threads=3\ndisconf.read_token=file-token\n",
+    )
+    environ = {"DISCONF_CALLBACK_WARN_AFTER": "0.5", "DISCONF_READ_TOKEN": "env-token"}
+    settings = load_settings(properties_file=props, environ=environ)
+    assert (settings.transfer_timeout, settings.max_config_bytes) == (12.5, 2048)
+    assert (settings.callback_warn_after, settings.callback_threads) == (0.5, 3)
+    assert settings.read_token == "env-token" and "env-token" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("max_config_bytes", "0"),
+        ("callback_threads", "0"),
+        ("transfer_timeout", "0"),
+        ("callback_warn_after", "-1"),
+    ],
+)
+def test_bad_bounds_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"invalid setting '{name}'"):
+        load_settings(environ={}, app="a", servers="h:1", properties_file=None, **{name: value})
