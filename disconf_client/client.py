@@ -420,7 +420,10 @@ class DisconfClient:
                 if self._stop.is_set():
                     return
             if self._discovery_pending and self._fetcher is not None:
-                self._start_zookeeper(initial=False)
+                try:
+                    self._start_zookeeper(initial=False)
+                except Exception:  # noqa: BLE001 - the maintenance thread must survive
+                    log.exception("ZooKeeper discovery failed unexpectedly; retrying")
             for entry in list(self._entries.values()):
                 if entry.stale:
                     self._enqueue(entry.key)
