@@ -1,6 +1,8 @@
-"""The read-throughput ceiling: a bare WSGI "hello" served by ``disconf_web.cli.run_gunicorn``,
-i.e. the very gunicorn settings of ``disconf-web serve`` (gthread, same threads, keep-alive,
-default workers). ``python -m bench.hello --port P [--workers W]``."""
+"""The read-throughput ceiling: a bare WSGI "hello" served by ``disconf_web.serving.serve_app``,
+i.e. the very serving path of ``disconf-web serve`` (gunicorn, the buffering front, same
+threads, keep-alive, default workers; no metrics directory).
+
+``python -m bench.hello --port P [--workers W]``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from disconf_web.cli import default_workers, run_gunicorn
+from disconf_web.serving import default_workers, serve_app
 
 __all__ = ["hello_app", "main"]
 
@@ -28,11 +30,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
-    run_gunicorn(
-        lambda: hello_app,  # type: ignore[arg-type,return-value]
+    serve_app(
+        lambda: hello_app,
         host="127.0.0.1",
         port=args.port,
         workers=args.workers or default_workers(),
+        metrics=False,
         loglevel="warning",
     )
 

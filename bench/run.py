@@ -32,8 +32,8 @@ from typing import Any
 
 from kazoo.client import KazooClient
 
-from disconf_web.cli import default_workers
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
+from disconf_web.serving import default_workers
 
 from .harness import BenchError, HelloServer, WebServer, percentile, python_env, stop_process
 from .report import render_report

@@ -6,7 +6,6 @@ Settings come from ``DISCONF_*`` environment variables (``DISCONF_DATABASE_URL``
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,9 +16,17 @@ from flask import Flask
 from . import create_app, services
 from .extensions import Database
 from .migrate import upgrade
+from .quickstart import run_quickstart
+from .serving import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    FrontLimits,
+    default_workers,
+    serve_app,
+)
 from .settings import SettingsError
 
-__all__ = ["main", "run_gunicorn"]
+__all__ = ["main"]
 
 
 def _offline_app(**overrides: Any) -> Flask:
@@ -37,11 +44,6 @@ def _database_url() -> str:
 
 def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
-
-
-def default_workers() -> int:
-    """2 x cores + 1, at most 8."""
-    return min(2 * (os.cpu_count() or 1) + 1, 8)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,35 +130,41 @@ def create_token(name: str, label: str) -> None:
     click.echo(new.secret)
 
 
-def run_gunicorn(
-    factory: Callable[[], Flask], *, host: str, port: int, workers: int, **extra: Any
-) -> None:
-    """Serve ``factory()`` with gunicorn (each worker builds its app after the fork)."""
-    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+def _front_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--header-timeout`` and ``--body-timeout`` (shared by serve and quickstart)."""
+    command = click.option(
+        "--body-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_BODY_TIMEOUT,
+        show_default=True,
+        envvar="DISCONF_HTTP_BODY_TIMEOUT",
+        help="Seconds for a request body to arrive after its headers (408 and close after), "
+        "and for a client to take an answer. Env: DISCONF_HTTP_BODY_TIMEOUT.",
+    )(command)
+    command = click.option(
+        "--header-timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_HEADER_TIMEOUT,
+        show_default=True,
+        envvar="DISCONF_HTTP_HEADER_TIMEOUT",
+        help="Seconds for a request line and headers to arrive, from the connection or from "
+        "the first byte after a keep-alive wait (408 and close after). "
+        "Env: DISCONF_HTTP_HEADER_TIMEOUT.",
+    )(command)
+    return command
 
-    options: dict[str, Any] = {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": 4,
-        "timeout": 60,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "errorlog": "-",
-        "loglevel": "info",
-        "preload_app": False,
-        **extra,
-    }
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return factory()
-
-    Server().run()
+def _limits(header_timeout: float, body_timeout: float) -> FrontLimits:
+    try:
+        base = FrontLimits.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return FrontLimits(
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        keepalive=base.keepalive,
+        max_body_bytes=base.max_body_bytes,
+    )
 
 
 @main.command()
@@ -168,8 +176,12 @@ def run_gunicorn(
     default=None,
     help="Worker processes (default: 2 x cores + 1, at most 8).",
 )
-def serve(host: str, port: int, workers: int | None) -> None:
-    """Run the server with gunicorn. Runs 'db upgrade' first, then serves."""
+@_front_options
+def serve(
+    host: str, port: int, workers: int | None, header_timeout: float, body_timeout: float
+) -> None:
+    """Run the server: gunicorn worker processes, each reading requests in full before its
+    threads run them. Runs 'db upgrade' first, then serves."""
     try:
         checked = create_app({"NOTIFIER_AUTOSTART": False})
     except SettingsError as exc:
@@ -179,40 +191,13 @@ def serve(host: str, port: int, workers: int | None) -> None:
         upgrade(url)
     except Exception as exc:
         raise click.ClickException(f"migration of {_safe(url)} failed: {exc}") from exc
-    _prepare_metrics_dir()
-    run_gunicorn(
+    serve_app(
         create_app,
         host=host,
         port=port,
         workers=workers or default_workers(),
-        child_exit=_metrics_child_exit,
+        limits=_limits(header_timeout, body_timeout),
     )
-
-
-def _prepare_metrics_dir() -> None:
-    """/metrics sums all workers: give prometheus_client a fresh multiprocess directory (unless
-    PROMETHEUS_MULTIPROC_DIR is set), removed at exit. Must run before any metric exists."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
-    import atexit
-    import shutil
-    import tempfile
-
-    directory = tempfile.mkdtemp(prefix="disconf-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    owner = os.getpid()
-
-    def remove() -> None:
-        if os.getpid() == owner:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    atexit.register(remove)
-
-
-def _metrics_child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
 @main.command()
@@ -228,9 +213,21 @@ def _metrics_child_exit(_server: Any, worker: Any) -> None:
     "--zk-port", default=0, type=int, help="ZooKeeper client port (default: a free port)."
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 16))
-def quickstart(port: int, data_dir: str, zk_port: int, workers: int) -> None:
+@_front_options
+def quickstart(
+    port: int,
+    data_dir: str,
+    zk_port: int,
+    workers: int,
+    header_timeout: float,
+    body_timeout: float,
+) -> None:
     """A complete single-machine config center: SQLite, its own ZooKeeper, the web server on
     http://127.0.0.1:PORT, an admin user and a demo app. Ctrl-C stops everything."""
-    from .quickstart import run_quickstart
-
-    run_quickstart(port=port, data_dir=data_dir, zk_port=zk_port or None, workers=workers)
+    run_quickstart(
+        port=port,
+        data_dir=data_dir,
+        zk_port=zk_port or None,
+        workers=workers,
+        limits=_limits(header_timeout, body_timeout),
+    )

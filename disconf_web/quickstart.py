@@ -26,6 +26,7 @@ from .embedded_zookeeper import EmbeddedZooKeeper, ZooKeeperNotInstalled, ZooKee
 from .extensions import Database
 from .migrate import upgrade
 from .models import App, Env, User
+from .serving import FrontLimits, serve_app
 
 __all__ = ["run_quickstart"]
 
@@ -78,9 +79,17 @@ def _seed(database_url: str) -> tuple[str | None, str]:
         database.dispose()
 
 
-def run_quickstart(*, port: int, data_dir: str, zk_port: int | None, workers: int) -> None:
-    from .cli import run_gunicorn
-
+def run_quickstart(
+    *,
+    port: int,
+    data_dir: str,
+    zk_port: int | None,
+    workers: int,
+    limits: FrontLimits | None = None,
+) -> None:
+    """Start ZooKeeper, migrate and seed, print the banner, then serve exactly as
+    ``disconf-web serve`` does (:func:`disconf_web.serving.serve_app`: same front, same metrics
+    set-up) until SIGINT/SIGTERM; ZooKeeper is stopped last, by the process that started it."""
     root = Path(data_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     zookeeper = EmbeddedZooKeeper(root / "zookeeper", port=zk_port)
@@ -96,7 +105,7 @@ def run_quickstart(*, port: int, data_dir: str, zk_port: int | None, workers: in
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, _terminate)
-    # gunicorn forks its workers from inside run_gunicorn(): a worker that exits unwinds this
+    # gunicorn forks its workers from inside serve_app(): a worker that exits unwinds this
     # same stack, so only the process that started ZooKeeper may stop it.
     owner = os.getpid()
     try:
@@ -135,11 +144,12 @@ def run_quickstart(*, port: int, data_dir: str, zk_port: int | None, workers: in
         sys.stdout.flush()
         # gunicorn installs its own SIGINT/SIGTERM handlers and exits with SystemExit.
         signal.signal(signal.SIGTERM, previous)
-        run_gunicorn(
+        serve_app(
             lambda: create_app(settings),
             host="127.0.0.1",
             port=port,
             workers=workers,
+            limits=limits,
             loglevel="warning",
         )
     except KeyboardInterrupt:
