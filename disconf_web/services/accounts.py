@@ -44,6 +44,7 @@ __all__ = [
     "create_token",
     "create_user",
     "grant_app",
+    "get_user",
     "granted_app_ids",
     "list_tokens",
     "list_users",
@@ -87,7 +88,8 @@ def parse_role(role: object) -> Role:
         raise BadRequest(f"invalid role {role!r}: use admin, editor or viewer") from None
 
 
-def _user(session: so.Session, name: str) -> User:
+def get_user(session: so.Session, name: str) -> User:
+    """The user called ``name``, or :class:`NotFound`."""
     user = session.scalar(sa.select(User).where(User.name == name))
     if user is None:
         raise NotFound(f"user {name!r} does not exist")
@@ -134,7 +136,7 @@ def create_user(
 
 
 def set_password(session: so.Session, *, name: str, password: str, actor: str) -> None:
-    user = _user(session, name)
+    user = get_user(session, name)
     user.password_hash = _hasher.hash(_check_password(password))
     audit(session, actor=actor, action="user.password", target=name)
     session.commit()
@@ -169,7 +171,7 @@ def granted_app_ids(session: so.Session, user: User) -> set[int]:
 
 def grant_app(session: so.Session, *, user: str, app: str, actor: str) -> None:
     """Let ``user`` touch ``app`` (idempotent)."""
-    user_row = _user(session, user)
+    user_row = get_user(session, user)
     app_row = get_app(session, app)
     exists = session.scalar(
         sa.select(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
@@ -184,7 +186,7 @@ def grant_app(session: so.Session, *, user: str, app: str, actor: str) -> None:
 
 
 def revoke_grant(session: so.Session, *, user: str, app: str, actor: str) -> None:
-    user_row = _user(session, user)
+    user_row = get_user(session, user)
     app_row = get_app(session, app)
     session.execute(
         sa.delete(AppGrant).where(AppGrant.user_id == user_row.id, AppGrant.app_id == app_row.id)
@@ -214,7 +216,7 @@ def create_token(
         raise BadRequest(f"invalid token name {name[:80]!r}: use 1-64 characters")
     if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F or 0xD800 <= ord(ch) <= 0xDFFF for ch in name):
         raise BadRequest(f"invalid token name {name!r}: control characters are not allowed")
-    user_row = _user(session, user)
+    user_row = get_user(session, user)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user_row.id,
@@ -235,7 +237,7 @@ def create_token(
 
 
 def list_tokens(session: so.Session, *, user: str) -> list[ApiToken]:
-    user_row = _user(session, user)
+    user_row = get_user(session, user)
     return list(
         session.scalars(
             sa.select(ApiToken).where(ApiToken.user_id == user_row.id).order_by(ApiToken.id)

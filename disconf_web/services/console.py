@@ -31,9 +31,12 @@ import sqlalchemy.orm as so
 from disconf_core import ConfigType, Coordinates
 
 from ..models import App, AppGrant, AuditEvent, LoginAttempt, User, utcnow
+from .accounts import get_user as find_user
 from .accounts import granted_app_ids, parse_role
+from .catalog import get_app
 from .configs import DEFAULT_MAX_BYTES, delete_config, list_configs, publish_config
-from .errors import BadRequest, NotFound
+from .errors import BadRequest
+from .transactions import audit as audit
 
 __all__ = [
     "LOGIN_MAX_FAILURES",
@@ -58,28 +61,6 @@ LOGIN_MAX_FAILURES = 5
 LOGIN_WINDOW = timedelta(minutes=5)
 # Attempts older than this are deleted now and then (the table stays small).
 _ATTEMPT_RETENTION = timedelta(days=1)
-
-
-def audit(
-    session: so.Session,
-    *,
-    actor: str,
-    action: str,
-    target: str,
-    app: str | None = None,
-    **detail: object,
-) -> None:
-    """Add (not commit) one audit event."""
-    session.add(
-        AuditEvent(
-            at=utcnow(),
-            actor=actor[:64],
-            action=action,
-            app=app,
-            target=target[:1024],
-            detail=json.dumps(detail, ensure_ascii=False, default=str) if detail else "",
-        )
-    )
 
 
 # -- login rate limiting --------------------------------------------------------------------
@@ -160,9 +141,7 @@ def set_user_access(
     Disabling a user logs out their console sessions (their API tokens stop working too:
     tokens of inactive users are refused).
     """
-    user = session.scalar(sa.select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(f"user {name!r} does not exist")
+    user = find_user(session, name)
     if role is not None:
         new_role = parse_role(role).value
         if new_role != user.role:
@@ -178,9 +157,7 @@ def set_user_access(
     if apps is not None:
         wanted: dict[int, str] = {}
         for app_name in apps:
-            app = session.scalar(sa.select(App).where(App.name == app_name))
-            if app is None:
-                raise NotFound(f"app {app_name!r} does not exist")
+            app = get_app(session, app_name)
             wanted[app.id] = app.name
         current = granted_app_ids(session, user)
         names = {row.id: row.name for row in session.execute(sa.select(App.id, App.name))}
@@ -193,14 +170,6 @@ def set_user_access(
             )
             audit(session, actor=actor, action="grant.revoke", target=name, app=names.get(app_id))
     session.commit()
-    return user
-
-
-def find_user(session: so.Session, name: str) -> User:
-    """The user called ``name``, or :class:`NotFound`."""
-    user = session.scalar(sa.select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(f"user {name!r} does not exist")
     return user
 
 
