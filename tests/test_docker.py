@@ -71,3 +71,27 @@ def test_nginx_balances_both_web_servers() -> None:
     assert "server web1:8080" in text and "server web2:8080" in text
     dockerfile = (DOCKER / "Dockerfile").read_text()
     assert "disconf-web serve" in dockerfile and "db upgrade" in dockerfile
+
+
+def _directives(text: str) -> list[str]:
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_probes_readiness_for_the_balancer_liveness_for_the_image() -> None:
+    """/readyz (serves client reads) gates the load balancer; /healthz is liveness."""
+    services = _config()["services"]
+    assert isinstance(services, dict)
+    for web in ("web1", "web2"):
+        check = " ".join(services[web]["healthcheck"]["test"])
+        assert "/readyz" in check and "/healthz" not in check
+        assert services["nginx"]["depends_on"][web]["condition"] == "service_healthy"
+        env = services[web]["environment"]
+        assert float(env["DISCONF_HTTP_HEADER_TIMEOUT"]) > 0
+        assert float(env["DISCONF_HTTP_BODY_TIMEOUT"]) > 0
+    dockerfile = (DOCKER / "Dockerfile").read_text().splitlines()
+    health = next(i for i, line in enumerate(dockerfile) if line.startswith("HEALTHCHECK"))
+    assert "/healthz" in dockerfile[health + 1] and "/readyz" not in dockerfile[health + 1]
+    nginx = _directives((DOCKER / "nginx.conf").read_text())
+    assert "proxy_next_upstream error timeout http_502 http_503;" in nginx
+    for directive in ("client_header_timeout", "client_body_timeout", "send_timeout"):
+        assert any(line.startswith(directive + " ") for line in nginx), directive
