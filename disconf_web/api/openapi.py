@@ -1,0 +1,722 @@
+"""The OpenAPI 3.1 description of the admin API, served at ``GET /api/v1/openapi.json``.
+
+The document is written here by hand, next to the views, and kept true by
+``tests/web/test_openapi.py``: every route of the ``admin_api`` blueprint must be described
+(a new route without a description fails that test), and the whole API is fuzzed with
+schemathesis against a live server, validating every answer against this document (no 5xx;
+every 4xx a JSON ``{"error": "..."}`` naming the problem).
+
+A module that adds admin API routes describes them where it defines them with
+:func:`describe` (path in OpenAPI form, ``{name}`` parameters; method; operation object).
+
+The document needs no authentication (it says nothing about stored data).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flask import Response, jsonify
+
+from ..services.listing import DEFAULT_PAGE_SIZE, INLINE_VALUE_CHARS, MAX_PAGE_SIZE
+from .admin import MAX_COMMENT, bp
+
+__all__ = ["describe", "document"]
+
+_EXTRA: dict[str, dict[str, Any]] = {}
+
+JSON = "application/json"
+INT32 = 2**31 - 1
+
+
+def describe(path: str, method: str, operation: dict[str, Any]) -> None:
+    """Add the description of a route defined outside this module (e.g. ``/notifications``)."""
+    _EXTRA.setdefault(path, {})[method.lower()] = operation
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+_ERRORS = {
+    400: "Malformed input: the message names the field, value or character",
+    401: "No, an invalid or a revoked API token",
+    403: "The role or the grants do not allow it (or a session call without X-CSRF-Token)",
+    404: "Unknown app, env, config, revision, user, token or endpoint",
+    405: "Method not allowed on this path",
+    409: "Already exists, or a concurrent change",
+    412: "If-Match is not the current ETag",
+    413: "Body over DISCONF_MAX_CONFIG_BYTES",
+    415: "A body this endpoint does not take",
+    503: "The database or ZooKeeper does not answer in time",
+}
+_ALWAYS = (400, 401, 404, 405, 503)
+
+
+# Refused by the HTTP server in front of the app (request line or headers over its limits),
+# before any JSON could be written: plain text.
+_FRONT = {
+    414: "Request line (URL) too long for the HTTP server",
+    431: "Request headers too large for the HTTP server",
+}
+
+
+def _responses(ok: dict[int, dict[str, Any]], *errors: int) -> dict[str, Any]:
+    answers: dict[str, Any] = {str(code): body for code, body in ok.items()}
+    for code in sorted(set(_ALWAYS) | set(errors)):
+        answers[str(code)] = _json(_ref("Error"), _ERRORS[code])
+    for code, description in _FRONT.items():
+        answers[str(code)] = {"description": description, "content": {"text/plain": {}}}
+    return answers
+
+
+def _path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1, **schema},
+    }
+
+
+_NAME = {"maxLength": 255}
+APP = _path_param("app", "App name", maxLength=64)
+ENV = _path_param("env", "Env name", maxLength=64)
+VERSION = _path_param("version", "Version, e.g. 1_0_0", maxLength=64)
+KIND = _path_param("kind", "files or items", enum=["files", "items"])
+NAME = _path_param("name", "File name or item key", **_NAME)
+USER = _path_param("name", "User name", maxLength=64)
+NUMBER = {
+    "name": "number",
+    "in": "path",
+    "required": True,
+    "description": "Revision number",
+    "schema": {"type": "integer", "minimum": 0, "maximum": INT32},
+}
+TOKEN_ID = {
+    "name": "token_id",
+    "in": "path",
+    "required": True,
+    "description": "Token id",
+    "schema": {"type": "integer", "minimum": 0, "maximum": INT32},
+}
+LIMIT = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": f"Page size, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+}
+CURSOR = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "description": "Opaque cursor: take the 'next' URL of the previous page",
+    "schema": {"type": "string"},
+}
+COMMENT_QUERY = {
+    "name": "comment",
+    "in": "query",
+    "required": False,
+    "description": f"Change comment (at most {MAX_COMMENT} characters)",
+    "schema": {"type": "string", "maxLength": MAX_COMMENT},
+}
+COMMENT_HEADER = {
+    "name": "X-Disconf-Comment",
+    "in": "header",
+    "required": False,
+    "description": "Change comment (instead of ?comment=)",
+    "schema": {"type": "string", "maxLength": MAX_COMMENT},
+}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "Change only if the config's current ETag is this one ('*': if it exists)",
+    "schema": {"type": "string"},
+}
+PAGE = [LIMIT, CURSOR]
+COORDS = [APP, ENV, VERSION]
+CONFIG = [*COORDS, KIND, NAME]
+
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_TIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _page_of(key: str, item: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    properties = {
+        key: {"type": "array", "items": item, "maxItems": MAX_PAGE_SIZE},
+        "next": {
+            "type": ["string", "null"],
+            "description": "URL of the next page (also in the Link header); null: last page",
+        },
+        **extra,
+    }
+    return {"type": "object", "required": [key, "next"], "properties": properties}
+
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string", "minLength": 1}},
+    },
+    "App": {
+        "type": "object",
+        "required": ["name", "description", "created_by", "created_at"],
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "created_by": {"type": "string"},
+            "created_at": _TIME,
+        },
+    },
+    "Env": {
+        "type": "object",
+        "required": ["name", "created_by", "created_at"],
+        "properties": {
+            "name": {"type": "string"},
+            "created_by": {"type": "string"},
+            "created_at": _TIME,
+        },
+    },
+    "Config": {
+        "type": "object",
+        "required": ["app", "env", "version", "type", "name", "md5", "etag", "revision", "size"],
+        "properties": {
+            "app": {"type": "string"},
+            "env": {"type": "string"},
+            "version": {"type": "string"},
+            "type": {"enum": ["file", "item"]},
+            "name": {"type": "string"},
+            "md5": {"type": "string"},
+            "etag": {"type": "string"},
+            "revision": {"type": "integer"},
+            "size": {"type": "integer"},
+            "created_at": _TIME,
+            "created_by": {"type": "string"},
+            "updated_at": _TIME,
+            "updated_by": {"type": "string"},
+            "value": {"type": "string", "description": "Items only"},
+        },
+    },
+    "Change": {
+        "allOf": [
+            _ref("Config"),
+            {
+                "type": "object",
+                "required": ["changed", "notification"],
+                "properties": {
+                    "changed": {"type": "boolean"},
+                    "notification": {"enum": ["delivered", "pending", "none", "failed"]},
+                },
+            },
+        ]
+    },
+    "Deleted": {
+        "allOf": [
+            _ref("Config"),
+            {
+                "type": "object",
+                "required": ["deleted", "notification"],
+                "properties": {"deleted": {"const": True}, "notification": {"type": "string"}},
+            },
+        ]
+    },
+    "Revision": {
+        "type": "object",
+        "required": ["revision", "action", "author", "comment", "at", "md5"],
+        "properties": {
+            "name": {"type": "string"},
+            "revision": {"type": "integer"},
+            "action": {"enum": ["create", "update", "delete", "rollback"]},
+            "author": {"type": "string"},
+            "comment": {"type": "string"},
+            "at": _TIME,
+            "md5": _NULLABLE_STRING,
+            "old_value": _NULLABLE_STRING,
+            "new_value": _NULLABLE_STRING,
+        },
+    },
+    "RevisionSummary": {
+        "type": "object",
+        "description": (
+            f"A revision in a list: values only when both are at most {INLINE_VALUE_CHARS} "
+            "characters (values_inline); href answers the revision with its values"
+        ),
+        "required": [
+            "revision",
+            "action",
+            "author",
+            "comment",
+            "at",
+            "md5",
+            "values_inline",
+            "href",
+        ],
+        "properties": {
+            "revision": {"type": "integer"},
+            "action": {"enum": ["create", "update", "delete", "rollback"]},
+            "author": {"type": "string"},
+            "comment": {"type": "string"},
+            "at": _TIME,
+            "md5": _NULLABLE_STRING,
+            "values_inline": {"type": "boolean"},
+            "href": {"type": "string"},
+            "old_value": {"type": ["string", "null"], "maxLength": INLINE_VALUE_CHARS},
+            "new_value": {"type": ["string", "null"], "maxLength": INLINE_VALUE_CHARS},
+        },
+    },
+    "User": {
+        "type": "object",
+        "required": ["name", "role", "active", "created_at"],
+        "properties": {
+            "name": {"type": "string"},
+            "role": {"enum": ["admin", "editor", "viewer"]},
+            "active": {"type": "boolean"},
+            "created_at": _TIME,
+            "apps": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Token": {
+        "type": "object",
+        "required": ["id", "name", "prefix", "created_at", "last_used_at", "revoked"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "prefix": {"type": "string"},
+            "created_at": _TIME,
+            "last_used_at": _TIME,
+            "revoked": {"type": "boolean"},
+            "created_by_token_id": {"type": ["integer", "null"]},
+            "token": {"type": "string", "description": "The secret: only when just created"},
+        },
+    },
+    "AuditEvent": {
+        "type": "object",
+        "required": ["id", "at", "actor", "action", "target"],
+        "properties": {
+            "id": {"type": "integer"},
+            "at": _TIME,
+            "actor": {"type": "string"},
+            "action": {"type": "string"},
+            "app": _NULLABLE_STRING,
+            "target": {"type": "string"},
+            "detail": {},
+        },
+    },
+    "Instances": {
+        "type": "object",
+        "required": ["name", "type", "md5", "path", "instances", "counts"],
+        "properties": {
+            "name": {"type": "string"},
+            "type": {"enum": ["file", "item"]},
+            "md5": {"type": "string"},
+            "path": {"type": "string"},
+            "instances": {"type": "array", "items": {"type": "object"}},
+            "counts": {"type": "object"},
+        },
+    },
+    "Election": {
+        "type": "object",
+        "required": ["name", "path", "contenders"],
+        "properties": {
+            "name": {"type": "string"},
+            "path": {"type": "string"},
+            "master": {},
+            "contenders": {"type": "array", "items": {"type": "object"}},
+            "context": {},
+        },
+    },
+}
+
+_NAME_BODY = {
+    "required": True,
+    "content": {
+        JSON: {
+            "schema": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+            }
+        }
+    },
+}
+
+_CONFIG_BODY = {
+    "required": True,
+    "description": (
+        'items: a JSON object {"value": "..."}. files: the raw bytes of the file, whatever '
+        "the Content-Type (curl --data-binary sends application/x-www-form-urlencoded), or one "
+        "part of a multipart/form-data body (curl -F file=@name)."
+    ),
+    "content": {
+        JSON: {
+            "schema": {
+                "type": "object",
+                "required": ["value"],
+                "properties": {"value": {"type": "string"}},
+            }
+        },
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            }
+        },
+    },
+}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/apps": {
+        "get": {
+            "summary": "Apps the caller may read, by name",
+            "parameters": PAGE,
+            "responses": _responses({200: _json(_page_of("apps", _ref("App")), "A page")}),
+        },
+        "post": {
+            "summary": "Create an app (admins and editors; the creator is granted it)",
+            "requestBody": _NAME_BODY,
+            "responses": _responses({201: _json(_ref("App"), "Created")}, 403, 409, 415),
+        },
+    },
+    "/api/v1/apps/{app}": {
+        "get": {
+            "summary": "One app",
+            "parameters": [APP],
+            "responses": _responses({200: _json(_ref("App"), "The app")}, 403),
+        }
+    },
+    "/api/v1/envs": {
+        "get": {
+            "summary": "Envs, by name",
+            "parameters": PAGE,
+            "responses": _responses({200: _json(_page_of("envs", _ref("Env")), "A page")}),
+        },
+        "post": {
+            "summary": "Create an env (admins)",
+            "requestBody": _NAME_BODY,
+            "responses": _responses({201: _json(_ref("Env"), "Created")}, 403, 409, 415),
+        },
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions": {
+        "get": {
+            "summary": "Versions of app x env with live configs",
+            "parameters": [APP, ENV, *PAGE],
+            "responses": _responses(
+                {200: _json(_page_of("versions", {"type": "string"}), "A page")}, 403
+            ),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/configs": {
+        "get": {
+            "summary": "Live configs of a version: files first, then by name (no values)",
+            "parameters": [*COORDS, *PAGE],
+            "responses": _responses(
+                {200: _json(_page_of("configs", _ref("Config")), "A page")}, 403
+            ),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}": {
+        "get": {
+            "summary": "A file's raw bytes, or an item as JSON",
+            "parameters": [*CONFIG],
+            "responses": _responses(
+                {
+                    200: {
+                        "description": "The config",
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            },
+                            JSON: {"schema": _ref("Config")},
+                        },
+                    },
+                    304: {"description": "If-None-Match matched"},
+                },
+                403,
+            ),
+        },
+        "put": {
+            "summary": "Publish a file or an item (a new revision and a notification)",
+            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH],
+            "requestBody": _CONFIG_BODY,
+            "responses": _responses(
+                {200: _json(_ref("Change"), "Updated"), 201: _json(_ref("Change"), "Created")},
+                403,
+                409,
+                412,
+                413,
+                415,
+            ),  # fmt: skip
+        },
+        "delete": {
+            "summary": "Delete a config (a revision; a later PUT revives it)",
+            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH],
+            "responses": _responses({200: _json(_ref("Deleted"), "Deleted")}, 403, 409, 412),
+        },
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}/revisions": {
+        "get": {
+            "summary": "Revisions, newest first: metadata (values only when small)",
+            "parameters": [*CONFIG, *PAGE],
+            "responses": _responses(
+                {200: _json(_page_of("revisions", _ref("RevisionSummary"), name={}), "A page")},
+                403,
+            ),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}/revisions/{number}": {
+        "get": {
+            "summary": "One revision with its old and new values",
+            "parameters": [*CONFIG, NUMBER],
+            "responses": _responses({200: _json(_ref("Revision"), "The revision")}, 403),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}/rollback": {
+        "post": {
+            "summary": "Publish the value a past revision set, as a new revision",
+            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["revision"],
+                            "properties": {
+                                "revision": {"type": "integer", "minimum": 1, "maximum": INT32},
+                                "comment": {"type": "string", "maxLength": MAX_COMMENT},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": _responses(
+                {200: _json(_ref("Change"), "Rolled back")}, 403, 409, 412, 413, 415
+            ),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}/instances": {
+        "get": {
+            "summary": "Self-check: what each running instance loaded",
+            "parameters": [*CONFIG],
+            "responses": _responses({200: _json(_ref("Instances"), "Instances")}, 403, 409),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/standby": {
+        "get": {
+            "summary": "Master/standby elections of a version",
+            "parameters": [*COORDS],
+            "responses": _responses(
+                {
+                    200: _json(
+                        {
+                            "type": "object",
+                            "required": ["path", "elections"],
+                            "properties": {
+                                "path": {"type": "string"},
+                                "elections": {"type": "array", "items": _ref("Election")},
+                            },
+                        },
+                        "Elections",
+                    )
+                },
+                403,
+            ),
+        }
+    },
+    "/api/v1/apps/{app}/envs/{env}/versions/{version}/standby/{name}": {
+        "get": {
+            "summary": "One master/standby election",
+            "parameters": [*COORDS, _path_param("name", "Election name", maxLength=255)],
+            "responses": _responses({200: _json(_ref("Election"), "The election")}, 403),
+        }
+    },
+    "/api/v1/users": {
+        "get": {
+            "summary": "Users, by name (admins)",
+            "parameters": PAGE,
+            "responses": _responses({200: _json(_page_of("users", _ref("User")), "A page")}, 403),
+        },
+        "post": {
+            "summary": "Create a user (admins)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["name", "password", "role"],
+                            "properties": {
+                                "name": {"type": "string"},
+                                "password": {"type": "string"},
+                                "role": {"enum": ["admin", "editor", "viewer"]},
+                                "apps": {"type": "array", "items": {"type": "string"}},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": _responses({201: _json(_ref("User"), "Created")}, 403, 409, 415),
+        },
+    },
+    "/api/v1/users/{name}/apps/{app}": {
+        "put": {
+            "summary": "Grant an app to a user (admins)",
+            "parameters": [USER, APP],
+            "responses": _responses({200: _json({"type": "object"}, "Granted")}, 403),
+        },
+        "delete": {
+            "summary": "Revoke a user's grant (admins)",
+            "parameters": [USER, APP],
+            "responses": _responses({200: _json({"type": "object"}, "Revoked")}, 403),
+        },
+    },
+    "/api/v1/tokens": {
+        "get": {
+            "summary": "The caller's API tokens",
+            "parameters": PAGE,
+            "responses": _responses({200: _json(_page_of("tokens", _ref("Token")), "A page")}),
+        },
+        "post": {
+            "summary": "Create an API token for the caller (shown once)",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"name": {"type": "string", "maxLength": 64}},
+                        }
+                    }
+                },
+            },
+            "responses": _responses({201: _json(_ref("Token"), "Created")}, 415),
+        },
+    },
+    "/api/v1/tokens/{token_id}": {
+        "delete": {
+            "summary": "Revoke a token and every token created through it",
+            "parameters": [TOKEN_ID],
+            "responses": _responses({200: _json({"type": "object"}, "Revoked")}, 403),
+        }
+    },
+    "/api/v1/audit": {
+        "get": {
+            "summary": "Audit events, newest first (admins: all; others: their apps)",
+            "parameters": [
+                *PAGE,
+                {"name": "app", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "actor", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": _responses({200: _json(_page_of("events", _ref("AuditEvent")), "A page")}),
+        }
+    },
+    "/api/v1/notifications": {
+        "get": {
+            "summary": "Failed and stuck notifications, newest first, with counts (admins)",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                }
+            ],
+            "responses": _responses(
+                {
+                    200: _json(
+                        {
+                            "type": "object",
+                            "required": ["counts", "notifications"],
+                            "properties": {
+                                "counts": {"type": "object"},
+                                "notifications": {
+                                    "type": "array",
+                                    "items": {"type": "object"},
+                                    "maxItems": 500,
+                                },
+                            },
+                        },
+                        "Rows",
+                    )
+                },
+                403,
+            ),
+        }
+    },
+    "/api/v1/notifications/retry": {
+        "post": {
+            "summary": "Every failed notification back to pending (admins)",
+            "responses": _responses({200: _json({"type": "object"}, "Retried")}, 403),
+        }
+    },
+    "/api/v1/notifications/{row_id}/retry": {
+        "post": {
+            "summary": "One failed notification back to pending (admins)",
+            "parameters": [
+                {
+                    "name": "row_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                }
+            ],
+            "responses": _responses({200: _json({"type": "object"}, "Retried")}, 403),
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+        }
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of ``/api/v1`` (a fresh copy)."""
+    paths = copy.deepcopy(_PATHS)
+    for path, operations in _EXTRA.items():
+        paths.setdefault(path, {}).update(copy.deepcopy(operations))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "disconf admin API",
+            "version": "1",
+            "description": (
+                "Apps, envs, versions, files, items, revisions, users, tokens and the audit log. "
+                'Errors are {"error": "..."} with the HTTP status. Lists are paginated: '
+                f"?limit= (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE}) and the "
+                "'next' URL (also sent as Link: <...>; rel=\"next\")."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": copy.deepcopy(_SCHEMAS),
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token (disconf-web create-token, POST /tokens)",
+                }
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(document())
