@@ -5,6 +5,8 @@
     DisconfError
      +-- InvalidNameError (also ValueError)   a name that cannot be an app/env/version/config
      +-- PropertiesError (also ValueError)    a .properties text that cannot be parsed
+     +-- StandbyError                         master/standby (:mod:`disconf_core.standby`; the
+                                              whole tree: ``disconf_client.standby.errors``)
 
 Converters raise plain ``ValueError`` (see :mod:`disconf_core.converters`) so that they can be
 used anywhere a conversion function is expected; callers wrap them with the key that failed.

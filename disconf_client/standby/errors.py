@@ -26,6 +26,13 @@ A master's loop needs one ``except``::
 ``StandbyError``, ``StandbyDataError`` and ``ContextTooLargeError`` are defined in
 :mod:`disconf_core.standby` (the server reads the same data); every class above is importable
 from :mod:`disconf_client.standby` and :mod:`disconf_client`.
+
+Error Handling
+--------------
+Which ZooKeeper event raises which class: SUSPENDED makes ``save_context`` raise
+``NotMasterError`` (the instance stopped being master at once); a call in flight when the
+connection dies, one made during LOST or a ZooKeeper restart, or one unanswered within the
+session timeout raises ``CoordinatorUnavailableError`` (see :mod:`~disconf_client.standby.store`).
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ The decorator only attaches a :class:`StandbySpec` (election name, per-role conf
 the class; :meth:`~disconf_client.standby.election.ActiveStandby.for_object` is what consumes
 it. Bare and called forms both work, and decorating a class twice raises ``TypeError``. No I/O
 happens here.
+
+Error Handling
+--------------
+Nothing here touches ZooKeeper, so SUSPENDED, LOST and restarts do not concern it; a bad
+election name raises ``InvalidNameError`` and a second decoration ``TypeError``, at import time.
 """
 
 from __future__ import annotations
