@@ -12,7 +12,7 @@ import math
 from collections.abc import MutableMapping
 from typing import Any
 
-from disconf_core import DisconfError, normalize_prefix
+from disconf_core import DisconfError, normalize_prefix, to_bool
 
 __all__ = ["DEFAULTS", "SettingsError", "check_settings"]
 
@@ -73,23 +73,6 @@ _FLOATS = (
 )
 _POSITIVE = ("DB_CONNECT_TIMEOUT", "DB_READ_TIMEOUT", "DB_WRITE_TIMEOUT", "DB_POOL_TIMEOUT")
 _BOOLS = ("ZK_ENABLED", "REQUIRE_SECRET_KEY", "NOTIFIER_AUTOSTART")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
 def check_settings(config: MutableMapping[str, Any]) -> None:
     """Coerce the settings in place; raise :class:`SettingsError` listing every problem."""
     problems: list[str] = []
@@ -104,7 +87,7 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
             problems.append(f"DISCONF_{key}={config[key]!r} is not a {wanted} number")
     for key in _BOOLS:
         try:
-            config[key] = _as_bool(config[key])
+            config[key] = to_bool(config[key])  # the one boolean parser of the project
         except ValueError:
             problems.append(f"DISCONF_{key}={config[key]!r} is not a boolean (true/false)")
     try:
