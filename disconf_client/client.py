@@ -112,6 +112,7 @@ class ClientStats:
     snapshot_errors: int = 0
     callback_errors: int = 0
     slow_callbacks: int = 0
+    not_modified: int = 0
     notifications: int = 0
     last_update: float | None = None
     last_error: str | None = None
@@ -483,6 +484,7 @@ class DisconfClient:
             entry.stale = False
             return content, "server"
         except NotModified:
+            self.stats.add("not_modified")
             log.debug("%s unchanged on the server (304)", entry.binding.spec.label)
             return None
         except FetchError as exc:

@@ -188,6 +188,12 @@ class ConfigFetcher:
             transfer_timeout=self.transfer_timeout,
         )
         answer = self.transport.handle(request)
+        if answer.status == 403:
+            hint = "refused" if self._headers else "not set"
+            raise FetchError(
+                f"HTTP 403: {answer.text[:200].strip()} (the client's read_token / "
+                f"DISCONF_READ_TOKEN is {hint})"
+            )
         if answer.status != 200 and not (not_modified and answer.status == 304):
             raise FetchError(f"HTTP {answer.status}")
         return answer

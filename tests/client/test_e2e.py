@@ -157,3 +157,31 @@ def test_cli_get_push_watch(
         if watch.poll() is None:
             watch.kill()
             watch.wait()
+
+
+def test_read_credential_and_conditional_safety_net_against_the_server(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    Redis, Discount = classes()
+    live_server.publish_file(APP, ENV, VERSION, "redis.properties", "redis.port=1\n")
+    live_server.publish_item(APP, ENV, VERSION, "discountRate", "0.1")
+    answer = live_server.api("PUT", f"/apps/{APP}/read-credential")
+    assert answer.status_code == 201, answer.text
+    token = answer.json()["token"]
+    try:
+        with pytest.raises(ConfigUnavailableError, match="403.*read_token / DISCONF_READ_TOKEN"):
+            make_client(
+                live_server, tmp_path, [Redis, Discount], mode=LoadMode.SERVER, retry_times=1
+            ).start()
+        client = make_client(
+            live_server, tmp_path, [Redis, Discount], read_token=token, recheck_interval=0.3
+        )
+        with client:
+            assert (Redis.port, Discount.rate) == (1, Decimal("0.1"))
+            # the safety net asks with If-None-Match: the server answers 304, nothing changes
+            wait_until(lambda: client.stats.not_modified >= 4, message="two rounds of 304")
+            assert client.stats.fetch_errors == 0 and client.stats.applied == 2
+            live_server.publish_file(APP, ENV, VERSION, "redis.properties", "redis.port=2\n")
+            wait_until(lambda: Redis.port == 2, message="a change still arrives")
+    finally:
+        live_server.api("DELETE", f"/apps/{APP}/read-credential")
