@@ -67,6 +67,12 @@ class _HandshakeLogger(logging.Logger):
         self.parent = logging.getLogger("kazoo.client")
         self.timeouts = timeouts
 
+    def isEnabledFor(self, level: int) -> bool:
+        # Not cached here: this logger is not registered with logging's manager, so a level set
+        # later on "kazoo" or the root logger would never clear a cache of its own.
+        assert self.parent is not None
+        return self.parent.isEnabledFor(level)
+
     def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
         # kazoo: log(BLATHER, "Session created, ... negotiated session timeout: %s ...",
         #            session_id, passwd, negotiated_ms, connect_timeout, read_timeout)
