@@ -124,9 +124,9 @@ def _decode(cursor: str | None, types: Sequence[type]) -> tuple[Any, ...] | None
     for part, kind in zip(key, types, strict=True):
         if type(part) is not kind:
             raise BadRequest(problem)
-        if kind is int and not -MAX_REVISION <= part <= MAX_REVISION:
+        if isinstance(part, int) and not -MAX_REVISION <= part <= MAX_REVISION:
             raise BadRequest(problem)
-        if kind is str and not _storable(part):
+        if isinstance(part, str) and not _storable(part):
             raise BadRequest(problem)
     return tuple(key)
 
@@ -141,8 +141,8 @@ def _storable(text: str) -> bool:
 
 def _page(
     session: so.Session,
-    query: sa.Select[Any],
-    keys: Sequence[sa.ColumnElement[Any]],
+    query: Any,
+    keys: Sequence[Any],
     types: Sequence[type],
     *,
     descending: bool,
@@ -166,7 +166,7 @@ def _page(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-def _key_of(row: Any, keys: Sequence[sa.ColumnElement[Any]]) -> list[Any]:
+def _key_of(row: Any, keys: Sequence[Any]) -> list[Any]:
     values = []
     for key in keys:
         name = getattr(key, "key", None) or getattr(key, "name", None)
@@ -289,7 +289,7 @@ def _config_id(session: so.Session, coords: Coordinates, kind: ConfigType, name:
     return int(found)
 
 
-def _inline(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+def _inline(column: Any) -> Any:
     return sa.case((sa.func.length(column) <= INLINE_VALUE_CHARS, column), else_=None)
 
 

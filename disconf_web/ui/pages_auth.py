@@ -34,7 +34,8 @@ def login() -> Page:
         ), 400  # fmt: skip
     wait = ops.login_blocked(db, username=username, ip=ip)
     if wait:
-        ops.audit(db, actor=username, action="login.blocked", target=username, ip=ip)
+        # Stored columns are bounded (actor: 64 characters): a longer name is no user's name.
+        ops.audit(db, actor=username[:64], action="login.blocked", target=username[:1024], ip=ip)
         db.commit()
         minutes = (wait + 59) // 60
         return render_template(

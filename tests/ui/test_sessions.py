@@ -175,3 +175,24 @@ def test_download_of_a_non_latin1_file_name(app: Flask, as_role: Any) -> None:
     assert "filename*=UTF-8''%E9%85%8D%E7%BD%AE-%C3%A9.properties" in disposition
     assert disposition.isascii()
     assert response.data == b"a=1\n"
+
+
+def test_over_long_user_names_at_login_never_fail(database_url: str) -> None:
+    """The login form stores the name it was given (attempts, audit): on MySQL's bounded
+    columns an over-long name must be refused like any wrong login, up to the rate limit."""
+    from disconf_web import shutdown_app
+    from disconf_web.services import console as ops
+
+    from .conftest import make_app, seed
+
+    app = make_app(database_url)
+    try:
+        seed(app)
+        visitor = Console(app, remote_addr="10.1.2.3")
+        name = "n" * 300
+        for _ in range(ops.LOGIN_MAX_FAILURES):
+            assert visitor.login(name, "whatever-password").status_code == 401
+        assert visitor.login(name, "whatever-password").status_code == 429
+        assert visitor.login("é" * 70, "x" * 10_000).status_code == 401
+    finally:
+        shutdown_app(app)
