@@ -29,6 +29,11 @@ if [[ $want_test -eq 1 ]]; then
   if ! port_open 3306; then
     command -v mariadbd >/dev/null || [[ -x /usr/sbin/mariadbd ]] || missing+=(mariadb-server)
   fi
+  # Build dependencies of mysqlclient (the C MySQL driver, mysql+mysqldb://) in the dev extra.
+  for package in default-libmysqlclient-dev pkg-config build-essential; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
 fi
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 if [[ ${#missing[@]} -gt 0 ]]; then

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from kazoo.client import KazooClient
 
 from disconf_web.embedded_zookeeper import (
@@ -114,10 +115,14 @@ def make_mysql_database(mysql_admin_url: str) -> Iterator[Callable[[], str]]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
+@pytest.fixture(params=["sqlite", "mysql", "mysqldb"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database URL, once on SQLite and once on the real MySQL."""
+    """An empty database URL: on SQLite, and on the real MySQL through each driver we document
+    (``mysql``: PyMySQL, ``mysqldb``: the C driver mysqlclient, ``mysql+mysqldb://``)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'disconf.sqlite'}"
     make: Callable[[], str] = request.getfixturevalue("make_mysql_database")
-    return make()
+    url = make()
+    if request.param == "mysqldb":
+        return sa.make_url(url).set(drivername="mysql+mysqldb").render_as_string(False)
+    return url

@@ -87,7 +87,7 @@ def test_database_error_falls_through_to_the_last_served_value(
     assert "database unavailable" in never.json["error"]
 
 
-@pytest.mark.parametrize("database_url", ["mysql"], indirect=True)  # KILL needs a server
+@pytest.mark.parametrize("database_url", ["mysql", "mysqldb"], indirect=True)  # KILL: a server
 def test_a_dropped_connection_is_retried_once(
     app: Flask, client: FlaskClient, tokens: Tokens
 ) -> None:
