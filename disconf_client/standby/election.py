@@ -94,7 +94,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import CancelledError, KazooException, NoNodeError
+from kazoo.exceptions import CancelledError, KazooException
 from kazoo.protocol.states import EventType, KazooState, WatchedEvent
 
 from disconf_core import DEFAULT_PREFIX, Coordinates, standby_node
@@ -111,7 +111,7 @@ from disconf_core.standby import (
 
 from .errors import NotMasterError, StandbyError
 from .hooks import HookRunner
-from .lock import ContenderLock
+from .lock import AbandonedLocks, ContenderLock
 from .roles import RoleConfigs
 from .session import make_client, session_timeouts
 from .spec import StandbySpec
@@ -215,23 +215,22 @@ class ActiveStandby:
         self._load_master_config = load_master_config
         self._load_standby_config = load_standby_config
 
-        # Everything below is guarded by _cond. The session: connected, and the epoch (incremented
-        # on LOST: every node of an older epoch is gone). The seat: started/closing, the lock
-        # queued or held now, the prefixes of abandoned locks whose nodes must be deleted, the
-        # current (or last) term and the last context seen.
+        # Guarded by _cond: the session (connected; the epoch, incremented on LOST: every node of
+        # an older epoch is gone) and the seat (started/closing, the lock queued or held now,
+        # the current or last term, the last context seen).
         self._cond = threading.Condition(threading.Lock())
         self._connected = False
         self._epoch = 0
         self._started = False
         self._closing = False
         self._lock: ContenderLock | None = None
-        self._abandoned: list[str] = []
         self._term: Term | None = None
         self._context: SavedContext | None = None
         self._warned_timeout: float | None = None
         self._hooks: HookRunner | None = None
         self._worker: threading.Thread | None = None
         self._worker_done = False
+        self._abandoned = AbandonedLocks(client, self.path, name)
 
     @classmethod
     def for_object(
@@ -495,7 +494,7 @@ class ActiveStandby:
     def _run(self) -> None:
         try:
             while self._wait_connected():
-                if not self._delete_abandoned():
+                if not self._abandoned.delete():
                     self._pause(0.1)
                     continue
                 self._compete()
@@ -511,7 +510,7 @@ class ActiveStandby:
                 self._abandon(lock)
             self._wait_lose_hook()
             if self._zk.connected:
-                self._delete_abandoned()
+                self._abandoned.delete()
             with self._cond:
                 self._worker_done = True
                 self._cond.notify_all()
@@ -667,29 +666,6 @@ class ActiveStandby:
         with self._cond:
             if self._lock is lock:
                 self._lock = None
-            self._abandoned.append(lock.prefix)
+        self._abandoned.add(lock.prefix)
         if self._zk.connected:
-            self._delete_abandoned()
-
-    def _delete_abandoned(self) -> bool:
-        """Delete the nodes of abandoned locks; False if ZooKeeper could not be asked."""
-        with self._cond:
-            prefixes = list(self._abandoned)
-        if not prefixes:
-            return True
-        try:
-            children = self._zk.get_children(self.path)
-            for child in children:
-                if any(child.startswith(prefix) for prefix in prefixes):
-                    try:
-                        self._zk.delete(f"{self.path}/{child}")
-                    except NoNodeError:
-                        pass
-        except NoNodeError:
-            pass
-        except KazooException as exc:
-            log.info("master/standby %r: will delete old lock nodes later: %r", self.name, exc)
-            return False
-        with self._cond:
-            self._abandoned = [p for p in self._abandoned if p not in prefixes]
-        return True
+            self._abandoned.delete()

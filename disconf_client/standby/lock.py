@@ -1,4 +1,5 @@
-"""The master/standby contender lock: kazoo's ``Lock`` with bounded, cancellable retries.
+"""The master/standby contender lock (kazoo's ``Lock`` with bounded, cancellable retries), and
+the clean-up of the locks an election gave up.
 
 Every contender of an election holds one of these under ``<election>/``; the lowest node is the
 master (see :mod:`disconf_client.standby.election`).
@@ -20,21 +21,29 @@ on a disconnected client still waits for the connection to return or the client 
 * **LOST**: the node is gone with the session; the election cancels this lock and competes
   again with a new one.
 * **ZooKeeper restart**: as SUSPENDED (or LOST if the session expired meanwhile).
+* :class:`AbandonedLocks` (the nodes of locks an election gave up) answers False from
+  ``delete()`` while ZooKeeper cannot be asked; the election tries again once CONNECTED, before
+  it competes again. After LOST those nodes are gone with the session anyway.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 
 from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.recipe.lock import Lock
 from kazoo.retry import KazooRetry
 
-__all__ = ["KAZOO_TESTED", "ContenderLock"]
+__all__ = ["KAZOO_TESTED", "AbandonedLocks", "ContenderLock"]
 
 # The kazoo releases whose Lock internals this module was tested against; keep equal to the
 # pin in pyproject.toml (tests/standby/test_kazoo_pin.py checks both).
 KAZOO_TESTED = ">=2.11,<2.12"
+
+log = logging.getLogger(__name__)
 
 
 class ContenderLock(Lock):  # type: ignore[misc]
@@ -68,3 +77,45 @@ class ContenderLock(Lock):  # type: ignore[misc]
             callback, self.on_queued = self.on_queued, None
             callback()
         return predecessor
+
+
+class AbandonedLocks:
+    """Locks an election gave up whose nodes must go: deleted now, or once ZooKeeper answers.
+
+    A lock is abandoned after a term ends, a takeover fails, or the contest is interrupted; its
+    node (found by the lock's unique prefix) may still exist, e.g. after a reconnect on the same
+    session, and would otherwise keep a place in the queue.
+    """
+
+    def __init__(self, client: KazooClient, path: str, label: str) -> None:
+        self._zk = client
+        self._path = path
+        self._label = label
+        self._lock = threading.Lock()
+        self._prefixes: list[str] = []
+
+    def add(self, prefix: str) -> None:
+        with self._lock:
+            self._prefixes.append(prefix)
+
+    def delete(self) -> bool:
+        """Delete the nodes of abandoned locks; False if ZooKeeper could not be asked."""
+        with self._lock:
+            prefixes = list(self._prefixes)
+        if not prefixes:
+            return True
+        try:
+            for child in self._zk.get_children(self._path):
+                if any(child.startswith(prefix) for prefix in prefixes):
+                    try:
+                        self._zk.delete(f"{self._path}/{child}")
+                    except NoNodeError:
+                        pass
+        except NoNodeError:
+            pass
+        except KazooException as exc:
+            log.info("master/standby %r: will delete old lock nodes later: %r", self._label, exc)
+            return False
+        with self._lock:
+            self._prefixes = [p for p in self._prefixes if p not in prefixes]
+        return True
