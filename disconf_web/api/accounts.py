@@ -13,14 +13,12 @@ The audit log answers admins every event, other users the events of the apps gra
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Response, current_app, jsonify, request
 
 from .. import services
-from ..auth import current_token_id, is_admin, require_admin, require_user
+from ..auth import current_token_id, is_admin, require_admin, require_user, visible_app_ids
 from ..extensions import get_db
-from ..models import App, AppGrant, User
 from ..services import listing
 from .admin import _json_body, _page_args, _string, bp, paged
 from .serialize import audit_json, token_json, user_json
@@ -34,29 +32,13 @@ def _session() -> so.Session:
     return get_db(current_app).session()
 
 
-def _apps_of(users: list[User]) -> dict[int, list[str]]:
-    """The granted app names of each user of a page, in one query."""
-    granted: dict[int, list[str]] = {user.id: [] for user in users}
-    if not users:
-        return granted
-    rows = _session().execute(
-        sa.select(AppGrant.user_id, App.name)
-        .join(App, AppGrant.app_id == App.id)
-        .where(AppGrant.user_id.in_(sorted(granted)))
-        .order_by(App.name)
-    )
-    for user_id, name in rows:
-        granted[user_id].append(name)
-    return granted
-
-
 @bp.get("/users")
 def list_users() -> Response:
     user = require_user()
     require_admin(user, "list users")
     limit, cursor = _page_args()
     page = listing.page_users(_session(), limit=limit, cursor=cursor)
-    apps = _apps_of(page.items)
+    apps = services.granted_apps(_session(), [row.id for row in page.items])
     return paged("users", [user_json(row, apps[row.id]) for row in page.items], page.next_cursor)
 
 
@@ -149,15 +131,7 @@ def list_audit() -> Response:
     """Audit events, newest first; ``?app=`` and ``?actor=`` filter."""
     user = require_user()
     limit, cursor = _page_args()
-    only_apps = None
-    if not is_admin(user):
-        only_apps = set(
-            _session().scalars(
-                sa.select(App.name)
-                .join(AppGrant, AppGrant.app_id == App.id)
-                .where(AppGrant.user_id == user.id)
-            )
-        )
+    only_apps = services.app_names(_session(), visible_app_ids(user))
     page = listing.page_audit(
         _session(),
         app=_filter("app"),

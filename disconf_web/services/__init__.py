@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .accounts import TOKEN_PREFIX as TOKEN_PREFIX
 from .accounts import NewToken as NewToken
+from .accounts import app_names as app_names
 from .accounts import authenticate as authenticate
 from .accounts import create_token as create_token
 from .accounts import create_user as create_user
 from .accounts import grant_app as grant_app
 from .accounts import granted_app_ids as granted_app_ids
+from .accounts import granted_apps as granted_apps
 from .accounts import list_tokens as list_tokens
 from .accounts import list_users as list_users
 from .accounts import parse_role as parse_role
@@ -59,6 +61,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "UnsupportedMediaType",
+    "app_names",
     "authenticate",
     "claim_node",
     "coordinates",
@@ -73,6 +76,7 @@ __all__ = [
     "get_env",
     "grant_app",
     "granted_app_ids",
+    "granted_apps",
     "list_apps",
     "list_configs",
     "list_envs",

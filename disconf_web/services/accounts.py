@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -30,7 +31,7 @@ import sqlalchemy.orm as so
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..models import ApiToken, AppGrant, ConsoleSession, Role, User, utcnow
+from ..models import ApiToken, App, AppGrant, ConsoleSession, Role, User, utcnow
 from .catalog import get_app, valid_segment
 from .errors import BadRequest, Conflict, NotFound
 from .transactions import audit, transaction
@@ -38,6 +39,8 @@ from .transactions import audit, transaction
 __all__ = [
     "TOKEN_PREFIX",
     "NewToken",
+    "app_members",
+    "app_names",
     "authenticate",
     "close_console_session",
     "console_session_active",
@@ -46,6 +49,7 @@ __all__ = [
     "grant_app",
     "get_user",
     "granted_app_ids",
+    "granted_apps",
     "list_tokens",
     "list_users",
     "open_console_session",
@@ -167,6 +171,42 @@ def authenticate(session: so.Session, name: str, password: str) -> User | None:
 
 def granted_app_ids(session: so.Session, user: User) -> set[int]:
     return set(session.scalars(sa.select(AppGrant.app_id).where(AppGrant.user_id == user.id)))
+
+
+def granted_apps(session: so.Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names of the apps granted to each of ``user_ids`` (sorted), in one query."""
+    granted: dict[int, list[str]] = {user_id: [] for user_id in user_ids}
+    if not granted:
+        return granted
+    rows = session.execute(
+        sa.select(AppGrant.user_id, App.name)
+        .join(App, AppGrant.app_id == App.id)
+        .where(AppGrant.user_id.in_(sorted(granted)))
+        .order_by(App.name)
+    )
+    for user_id, app_name in rows:
+        granted[user_id].append(app_name)
+    return granted
+
+
+def app_members(session: so.Session, app_id: int) -> list[tuple[str, str]]:
+    """(name, role) of every user granted app ``app_id``, by name."""
+    rows = session.execute(
+        sa.select(User.name, User.role)
+        .join(AppGrant, AppGrant.user_id == User.id)
+        .where(AppGrant.app_id == app_id)
+        .order_by(User.name)
+    )
+    return [(name, role) for name, role in rows]
+
+
+def app_names(session: so.Session, app_ids: set[int] | None) -> set[str] | None:
+    """The names of apps ``app_ids`` (None, meaning every app, stays None)."""
+    if app_ids is None:
+        return None
+    if not app_ids:
+        return set()
+    return set(session.scalars(sa.select(App.name).where(App.id.in_(sorted(app_ids)))))
 
 
 def grant_app(session: so.Session, *, user: str, app: str, actor: str) -> None:

@@ -1,6 +1,8 @@
 """Services the web console needs beyond the admin API's: login rate limiting, user
-administration (role, disabled flag, grants, session version), audit queries and copying a
-version or env to another.
+administration (role, disabled flag, grants, session version) and copying a version or env to
+another. The grant queries the console pages use (granted apps per user, app members, app names)
+live in :mod:`~disconf_web.services.accounts` and are re-exported here; audit pages are read
+through :mod:`~disconf_web.services.listing`.
 
 Like the other services they take a plain ``so.Session``, commit themselves and write an
 ``AuditEvent`` for every change; every config change goes through
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,9 +31,12 @@ import sqlalchemy.orm as so
 
 from disconf_core import ConfigType, Coordinates
 
-from ..models import App, AppGrant, AuditEvent, LoginAttempt, User, utcnow
+from ..models import App, AppGrant, LoginAttempt, User, utcnow
+from .accounts import app_members as app_members
+from .accounts import app_names as app_names
 from .accounts import get_user as find_user
 from .accounts import granted_app_ids, parse_role
+from .accounts import granted_apps as granted_apps
 from .catalog import get_app
 from .configs import DEFAULT_MAX_BYTES, delete_config, list_configs, publish_config
 from .errors import BadRequest
@@ -50,7 +54,6 @@ __all__ = [
     "bump_session_version",
     "find_user",
     "granted_apps",
-    "list_audit",
     "login_blocked",
     "plan_copy",
     "record_login_attempt",
@@ -171,75 +174,6 @@ def set_user_access(
             audit(session, actor=actor, action="grant.revoke", target=name, app=names.get(app_id))
     session.commit()
     return user
-
-
-def granted_apps(session: so.Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The names of the apps granted to each of ``user_ids`` (sorted), in one query."""
-    granted: dict[int, list[str]] = {user_id: [] for user_id in user_ids}
-    if not granted:
-        return granted
-    rows = session.execute(
-        sa.select(AppGrant.user_id, App.name)
-        .join(App, AppGrant.app_id == App.id)
-        .where(AppGrant.user_id.in_(sorted(granted)))
-        .order_by(App.name)
-    )
-    for user_id, app_name in rows:
-        granted[user_id].append(app_name)
-    return granted
-
-
-def app_members(session: so.Session, app_id: int) -> list[tuple[str, str]]:
-    """(name, role) of every user granted app ``app_id``, by name."""
-    rows = session.execute(
-        sa.select(User.name, User.role)
-        .join(AppGrant, AppGrant.user_id == User.id)
-        .where(AppGrant.app_id == app_id)
-        .order_by(User.name)
-    )
-    return [(name, role) for name, role in rows]
-
-
-def app_names(session: so.Session, app_ids: set[int] | None) -> set[str] | None:
-    """The names of apps ``app_ids`` (None, meaning every app, stays None)."""
-    if app_ids is None:
-        return None
-    if not app_ids:
-        return set()
-    return set(session.scalars(sa.select(App.name).where(App.id.in_(sorted(app_ids)))))
-
-
-# -- audit ------------------------------------------------------------------------------------
-
-
-def list_audit(
-    session: so.Session,
-    *,
-    app: str | None = None,
-    actor: str | None = None,
-    only_apps: set[str] | None = None,
-    before_id: int | None = None,
-    limit: int = 100,
-) -> list[AuditEvent]:
-    """Audit events newest first, filtered by app and/or actor.
-
-    ``only_apps``: restrict to events of these apps (a non-admin's view); None = everything.
-    ``before_id``: the next page (events older than that id).
-    """
-    if not 1 <= limit <= 1000:
-        raise BadRequest(f"limit must be between 1 and 1000, not {limit}")
-    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
-    if app:
-        query = query.where(AuditEvent.app == app)
-    if actor:
-        query = query.where(AuditEvent.actor == actor)
-    if only_apps is not None:
-        if not only_apps:
-            return []
-        query = query.where(AuditEvent.app.in_(sorted(only_apps)))
-    if before_id is not None:
-        query = query.where(AuditEvent.id < before_id)
-    return list(session.scalars(query))
 
 
 # -- copying a version or env -----------------------------------------------------------------
