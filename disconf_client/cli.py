@@ -210,7 +210,19 @@ def _read_token_option(function: F) -> F:
     return option(function)
 
 
-@click.group(help="Disconf command line client", context_settings={"max_content_width": 100})
+_EXAMPLES = """\b
+Examples (the quickstart's demo app):
+$ disconf get demo dev 1_0_0 redis.properties --server 127.0.0.1:8080
+$ disconf get demo dev 1_0_0 discountRate --item --server 127.0.0.1:8080
+$ disconf watch demo dev 1_0_0 redis.properties --server 127.0.0.1:8080 --count 1
+"""
+
+
+@click.group(
+    help="Disconf command line client",
+    epilog=_EXAMPLES,
+    context_settings={"max_content_width": 100},
+)
 def cli() -> None:
     pass
 
