@@ -8,7 +8,8 @@
   original server does) is a change: the node's data itself is ignored, the client re-fetches
   over HTTP;
 * keeps an EPHEMERAL instance node ``<config node>/<host>_<pid>_<uuid>`` whose data is the value
-  the client holds (spec §2), rewritten after each reload.
+  the client holds (spec §2), rewritten after each applied revision (by the client's writer
+  thread, coalesced per config: see :mod:`disconf_client.persist`).
 
 Callbacks from kazoo never block: a data change only calls ``notify(key)``, which must just
 enqueue (the client's worker thread fetches and binds); state changes are handed to
