@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any
 
-from disconf_client.standby import ActiveStandby, NotMasterError
+from disconf_client.standby import ActiveStandby, MastershipError
 from disconf_core import Coordinates
 
 COORDS = Coordinates("billing", "1_0_0", "test")
@@ -59,7 +59,7 @@ def main() -> None:
         try:
             election.save_context({"by": args.label, "token": token})
             record("saved", token=token)
-        except NotMasterError:
+        except MastershipError:  # deposed, or ZooKeeper unreachable meanwhile
             record("save-refused", token=token)
 
     election = ActiveStandby(
