@@ -66,11 +66,13 @@ def bounded(call: Callable[[], T], timeout: float = HUNG) -> T:
     return result[0]
 
 
-@pytest.fixture
-def real_mysql_url(make_mysql_database: Callable[[], str]) -> str:
+@pytest.fixture(params=["pymysql", "mysqldb"])
+def real_mysql_url(request: pytest.FixtureRequest, make_mysql_database: Callable[[], str]) -> str:
+    """A migrated MySQL database, once through each driver (PyMySQL, mysqlclient)."""
     url = make_mysql_database()
     upgrade(url)
-    return url
+    driver = f"mysql+{request.param}"
+    return sa.make_url(url).set(drivername=driver).render_as_string(hide_password=False)
 
 
 @pytest.fixture
