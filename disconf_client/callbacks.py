@@ -21,7 +21,8 @@ The client's worker thread fetches and swaps values in; it never runs user code.
   its qualified name, the config and the time so far (once per call), ``on_slow`` is called
   (the client counts ``stats.slow_callbacks``), and its return is logged with the total time.
 
-A monitor thread checks the running callbacks every ``min(1, warn_after / 4)`` seconds.
+One monitor thread per process checks the running callbacks of every client every
+``min(1, warn_after / 4)`` seconds (it ends when no client is open).
 ``close()`` stops the lanes; it waits at most ``CLOSE_WAIT`` seconds per thread, so a hung
 callback cannot hang ``close()`` (its daemon thread is abandoned).
 """
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
@@ -101,8 +103,7 @@ class CallbackLanes:
         self._idle = 0
         self._running: dict[int, _Running] = {}
         self._closed = False
-        self._monitor: threading.Thread | None = None
-        self._stopped = threading.Event()  # wakes the monitor at close()
+        self._monitored = False
 
     # -- submitting ---------------------------------------------------------------------------
 
@@ -129,11 +130,9 @@ class CallbackLanes:
                 if len(self._ready) > self._idle and len(self._threads) < self.max_threads:
                     self._spawn()
                 self._cond.notify()
-            if self._monitor is None:
-                self._monitor = threading.Thread(
-                    target=self._watch, name="disconf-callback-monitor", daemon=True
-                )
-                self._monitor.start()
+            if not self._monitored:
+                self._monitored = True
+                _MONITOR.add(self)
 
     def pending(self) -> int:
         """Events waiting or running in every lane."""
@@ -154,10 +153,9 @@ class CallbackLanes:
             self._ready.clear()
             self._lanes.clear()
             self._cond.notify_all()
-            self._stopped.set()
             threads = list(self._threads)
-            monitor = self._monitor
-        for thread in [*threads, *([monitor] if monitor else [])]:
+        _MONITOR.discard(self)
+        for thread in threads:
             if thread is not threading.current_thread():
                 thread.join(timeout=CLOSE_WAIT)
 
@@ -225,30 +223,79 @@ class CallbackLanes:
                         time.monotonic() - running.started,
                     )
 
-    def _watch(self) -> None:
-        """Report callbacks running longer than ``warn_after`` (the monitor thread)."""
-        interval = min(1.0, max(0.01, self.warn_after / 4))
-        while not self._stopped.wait(interval):
-            with self._cond:
-                now = time.monotonic()
-                slow = [
-                    r
-                    for r in self._running.values()
-                    if not r.reported and now - r.started >= self.warn_after
-                ]
-                for running in slow:
-                    running.reported = True
+    @property
+    def check_interval(self) -> float:
+        return min(1.0, max(0.01, self.warn_after / 4))
+
+    def check_slow(self) -> None:
+        """Report callbacks running longer than ``warn_after`` (called by the monitor)."""
+        with self._cond:
+            if self._closed:
+                return
+            now = time.monotonic()
+            slow = [
+                r
+                for r in self._running.values()
+                if not r.reported and now - r.started >= self.warn_after
+            ]
             for running in slow:
-                elapsed = now - running.started
-                log.warning(
-                    "change callback %s for %s has been running for %.1f s (callback_warn_after="
-                    "%s s); later events of this config wait for it, other configs do not",
-                    running.name,
-                    running.label,
-                    elapsed,
-                    self.warn_after,
+                running.reported = True
+        for running in slow:
+            elapsed = now - running.started
+            log.warning(
+                "change callback %s for %s has been running for %.1f s (callback_warn_after="
+                "%s s); later events of this config wait for it, other configs do not",
+                running.name,
+                running.label,
+                elapsed,
+                self.warn_after,
+            )
+            self._on_slow(f"{running.name} for {running.label}: {elapsed:.1f} s")
+
+
+class _Monitor:
+    """One thread per process checking every open :class:`CallbackLanes` for slow callbacks.
+
+    It starts with the first lanes that run a callback and ends when no lanes are left open.
+    """
+
+    def __init__(self) -> None:
+        self._lanes: weakref.WeakSet[CallbackLanes] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lanes: CallbackLanes) -> None:
+        with self._lock:
+            self._lanes.add(lanes)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="disconf-callback-monitor", daemon=True
                 )
-                self._on_slow(f"{running.name} for {running.label}: {elapsed:.1f} s")
+                self._thread.start()
+
+    def discard(self, lanes: CallbackLanes) -> None:
+        with self._lock:
+            self._lanes.discard(lanes)
+
+    def _run(self) -> None:
+        sleeper = threading.Event()  # never set: only waits the interval
+        while True:
+            with self._lock:
+                lanes = list(self._lanes)
+                if not lanes:
+                    self._thread = None
+                    return
+            for each in lanes:
+                try:
+                    each.check_slow()
+                except Exception:  # noqa: BLE001 - the monitor must survive a bad hook
+                    log.exception("checking for slow callbacks failed")
+            del each
+            sleeper.wait(min(lane.check_interval for lane in lanes))
+            del lanes
+
+
+_MONITOR = _Monitor()
 
 
 def _merge(older: _Job, newest: _Job) -> _Job:
