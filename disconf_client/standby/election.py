@@ -226,7 +226,6 @@ class ActiveStandby:
         self._lock: ContenderLock | None = None
         self._term: Term | None = None
         self._context: SavedContext | None = None
-        self._warned_timeout: float | None = None
         self._hooks: HookRunner | None = None
         self._worker: threading.Thread | None = None
         self._worker_done = False
@@ -425,13 +424,9 @@ class ActiveStandby:
     def _check_session_timeout(self) -> None:
         """Warn (once per value) when ZooKeeper granted another session timeout than asked."""
         timeouts = session_timeouts(self._zk)
-        if timeouts is None or timeouts.negotiated is None:
+        negotiated = None if timeouts is None else timeouts.unreported_change()
+        if timeouts is None or negotiated is None:
             return
-        negotiated = timeouts.negotiated
-        with self._cond:
-            if negotiated == timeouts.requested or negotiated == self._warned_timeout:
-                return
-            self._warned_timeout = negotiated
         log.warning(
             "master/standby %r: ZooKeeper granted a session timeout of %.1fs, not the %.1fs "
             "asked for (a server keeps it between its minSessionTimeout and maxSessionTimeout, "

@@ -46,12 +46,23 @@ class SessionTimeouts:
     def __init__(self, requested: float) -> None:
         self.requested = requested
         self._negotiated: float | None = None
+        self._reported: float | None = None
         self._lock = threading.Lock()
 
     @property
     def negotiated(self) -> float | None:
         with self._lock:
             return self._negotiated
+
+    def unreported_change(self) -> float | None:
+        """The negotiated timeout if it differs from the request and was not returned before
+        (so a warning about it is logged once per value, whoever asks first)."""
+        with self._lock:
+            negotiated = self._negotiated
+            if negotiated is None or negotiated in (self.requested, self._reported):
+                return None
+            self._reported = negotiated
+            return negotiated
 
     def note(self, milliseconds: object) -> None:
         if isinstance(milliseconds, int) and not isinstance(milliseconds, bool):
