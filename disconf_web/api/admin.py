@@ -46,15 +46,13 @@ from ..services import (
     Unavailable,
     listing,
 )
+from ..urls import CONFIG_URL, KINDS, VERSION_URL
 from .serialize import app_json, config_json, env_json, revision_json, revision_meta_json
 
 __all__ = ["KINDS", "VERSION_URL", "Scope", "bp", "error_response", "paged", "scoped"]
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1")
 
-VERSION_URL = "/apps/<app>/envs/<env>/versions/<version>"
-CONFIG_URL = VERSION_URL + "/<any(files, items):kind>/<name>"
-KINDS = {"files": ConfigType.FILE, "items": ConfigType.ITEM}
 # Comments are stored in a 1000-character column, wherever they come from.
 MAX_COMMENT = 1000
 
