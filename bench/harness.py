@@ -117,6 +117,8 @@ class WebServer:
         *,
         workers: int | None = None,
         name: str = "web",
+        module: str = "disconf_web",
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.base_dir = base_dir
         base_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,8 @@ class WebServer:
         self.zk_hosts = zk_hosts
         self.workers = workers
         self.name = name
+        self.module = module  # "bench.gthread": the previous serving, for comparison
+        self.extra_env = dict(extra_env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: Process | None = None
@@ -149,7 +153,9 @@ class WebServer:
         return self.admin_token
 
     def start(self, timeout: float = 90.0) -> WebServer:
-        command = [sys.executable, "-m", "disconf_web", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", self.module]
+        command += ["serve"] if self.module == "disconf_web" else []
+        command += ["--port", str(self.port)]
         if self.workers:
             command += ["--workers", str(self.workers)]
         env = python_env(
@@ -157,6 +163,7 @@ class WebServer:
             DISCONF_ZK_HOSTS=self.zk_hosts,
             DISCONF_SECRET_KEY=secrets.token_hex(16),
             DISCONF_NOTIFY_SWEEP_INTERVAL="0.5",
+            **self.extra_env,
         )
         self.process = Process(command, self.base_dir / f"{self.name}.log", env)
         wait_http_ok(self.url + "/readyz", self.process, timeout)

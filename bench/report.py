@@ -30,9 +30,10 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         f"* date: {meta['date']}; cores: **{meta['cores']}**; Python {meta['python']}; "
         f"{meta['platform']}",
-        f"* `disconf-web serve` with its default workers ({meta['web_workers']} gthread workers x "
-        "4 threads), one ZooKeeper server, everything on 127.0.0.1 on the same machine (load "
-        "generators and clients compete with the server for the same cores)",
+        f"* `disconf-web serve` with its default workers ({meta['web_workers']} "
+        f"{meta.get('web_serving', 'gthread')} workers x 4 threads), one ZooKeeper server, "
+        "everything on 127.0.0.1 on the same machine (load generators and clients compete with "
+        "the server for the same cores)",
         f"* load generator: {'wrk' if meta['wrk'] else 'bench.httpload (Python asyncio)'}; "
         f"whole run: {meta['total_seconds']:.0f} s"
         + (
@@ -179,6 +180,9 @@ def render_report(results: dict[str, Any]) -> str:
             f"node held its last published value {pub['drain_seconds']:.2f} s after the last "
             f"publish; keys not delivered: **{pub['undelivered_keys']}**.",
         ]
+    slow = results.get("slow_clients")
+    if slow:
+        lines += _slow_clients_section(slow)
     durations = results.get("durations", {})
     if durations:
         lines += ["", "Step durations: " + ", ".join(
@@ -187,6 +191,37 @@ def render_report(results: dict[str, Any]) -> str:
     if NOTES.exists():
         lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def _slow_clients_section(slow: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        "## 6. Reads while slow and mute clients are held",
+        "",
+        f"Run {slow['date']} (`scripts/bench.sh --steps slow_clients`; 1-minute load average "
+        f"{slow['load']} at the end), {slow['workers']} workers. `bench.slowclients` holds "
+        f"**{slow['slow']} slowloris** connections (request line and part of a header, then one "
+        f"byte every 2 s) and **{slow['mute']} mute** ones (never a byte), re-opening each one "
+        f"the server cuts, while {slow['connections']} keep-alive connections read "
+        f"`/api/config/item` for {slow['seconds']:.0f} s (`bench.httpload`, 30 s timeout per "
+        "request; an error is a timeout, a reset or a non-200). *idle*: the same reads with "
+        "nothing held, just before. With the default 10 s header timeout the server cuts every "
+        "slow and mute connection after 10 s and they are re-opened at once; the 300 s row shows "
+        "that the reads do not depend on the cuts.",
+        "",
+        "| serving | idle req/s | idle p50 | idle p99 | held req/s | held p50 | held p99 "
+        "| held errors | cuts by the server | held (mean, fewest) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in slow["rows"]:
+        idle, held, holders = row["idle"], row["held"], row["holders"]
+        lines.append(
+            f"| {row['serving']} | {idle['rps']:.0f} | {_ms(idle['p50_ms'])} | "
+            f"{_ms(idle['p99_ms'])} | {held['rps']:.0f} | {_ms(held['p50_ms'])} | "
+            f"{_ms(held['p99_ms'])} | {held['errors']} | {holders['cuts']} | "
+            f"{holders.get('held_mean', '?')}, {holders['held_min']} |"
+        )
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

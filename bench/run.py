@@ -1,6 +1,8 @@
-"""Run the five benchmarks of issue 6 and write ``docs/benchmarks.md``.
+"""Run the benchmarks (the five of issue 6, the slow clients of issue 14) and write
+``docs/benchmarks.md``.
 
-``python -m bench.run [--size tiny|full] [--out docs/benchmarks.md] [--mysql-url URL]``
+``python -m bench.run [--size tiny|full] [--out docs/benchmarks.md] [--mysql-url URL]
+[--steps slow_clients,...]``
 (``scripts/bench.sh`` is the documented way). Benchmarks, not tests: nothing here asserts a
 time; the report states the numbers, the baselines measured in the same run and the ratios to
 the targets. Everything runs on 127.0.0.1; every wait is bounded and every process is stopped
@@ -38,7 +40,7 @@ from disconf_web.serving import default_workers
 from .harness import BenchError, HelloServer, WebServer, percentile, python_env, stop_process
 from .report import render_report
 
-__all__ = ["SIZES", "Size", "main", "run_benchmarks"]
+__all__ = ["SIZES", "STEPS", "Size", "main", "run_benchmarks"]
 
 APP, ENV, VERSION = "bench", "bench", "1_0_0"
 
@@ -56,12 +58,19 @@ class Size:
     storm_processes: int
     publish_seconds: float
     publishers: int
+    slow_clients: int = 500
+    mute_clients: int = 500
+    slow_seconds: float = 10.0
+    slow_probe_connections: int = 8
 
 
 SIZES = {
-    "tiny": Size((1, 2), 5, 6, 2, 3, 1.0, 4, 20, 2, 1.0, 2),
+    "tiny": Size(
+        (1, 2), 5, 6, 2, 3, 1.0, 4, 20, 2, 1.0, 2,
+        slow_clients=20, mute_clients=20, slow_seconds=2.0, slow_probe_connections=2,
+    ),
     "full": Size((1, 10, 100), 200, 1000, 8, 20, 10.0, 64, 3000, 4, 10.0, 4),
-}
+}  # fmt: skip
 
 
 # -- watcher processes ---------------------------------------------------------------------
@@ -377,7 +386,7 @@ def _run_parallel(commands: list[list[str]], timeout: float) -> list[dict[str, A
         for proc in procs:
             stdout, _ = proc.communicate(timeout=timeout)
             if proc.returncode != 0:
-                raise BenchError(f"{proc.args}: exit {proc.returncode}")
+                raise BenchError(f"{proc.args!r}: exit {proc.returncode}")
             outs.append(json.loads(stdout.strip().splitlines()[-1]))
     finally:
         for proc in procs:
@@ -521,7 +530,71 @@ def bench_publish(ctx: Context) -> None:
     }
 
 
-def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str, Any]:
+def bench_slow_clients(ctx: Context) -> None:
+    """6. Client reads while slow and mute connections are held (issue 14), vs gthread."""
+    size = ctx.size
+    ctx.web.publish_item(APP, ENV, VERSION, "slow.item", "42")
+    path = f"/api/config/item?app={APP}&env={ENV}&version={VERSION}&key=slow.item"
+    previous = WebServer(
+        ctx.work / "gthread", ctx.web.database_url, ctx.zk.hosts, name="gthread",
+        module="bench.gthread",
+    )  # fmt: skip
+    patient = WebServer(
+        ctx.work / "patient", ctx.web.database_url, ctx.zk.hosts, name="patient",
+        extra_env={"DISCONF_HTTP_HEADER_TIMEOUT": "300"},
+    )  # fmt: skip
+    rows = []
+    servers = [("buffered front, defaults (`disconf-web serve`)", ctx.web, False)]
+    try:
+        servers.append(("buffered front, header timeout 300 s", patient.start(), True))
+        servers.append(("gthread (the previous serving)", previous.start(), True))
+        for label, server, _own in servers:
+            idle = _pyload(server.port, path, size.slow_probe_connections, size.slow_seconds)
+            warmup = 3.0
+            holder = subprocess.Popen(
+                [sys.executable, "-m", "bench.slowclients", "--port", str(server.port),
+                 "--slow", str(size.slow_clients), "--mute", str(size.mute_clients),
+                 "--duration", str(size.slow_seconds + warmup + 2)],
+                env=python_env(), stdout=subprocess.PIPE, text=True, start_new_session=True,
+            )  # fmt: skip
+            try:
+                time.sleep(warmup)  # the connections are opened (and re-opened when cut)
+                held = _pyload(server.port, path, size.slow_probe_connections, size.slow_seconds)
+                stdout, _ = holder.communicate(timeout=size.slow_seconds + 120)
+            finally:
+                stop_process(holder, timeout=5)
+            holders = json.loads(stdout.strip().splitlines()[-1])
+            rows.append({"serving": label, "idle": idle, "held": held, "holders": holders})
+    finally:
+        previous.stop()
+        patient.stop()
+    ctx.results["slow_clients"] = {
+        "slow": size.slow_clients,
+        "mute": size.mute_clients,
+        "connections": size.slow_probe_connections,
+        "seconds": size.slow_seconds,
+        "workers": default_workers(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": round(os.getloadavg()[0], 1),
+        "rows": rows,
+    }
+
+
+STEPS = {
+    "push": bench_push,
+    "fanout": bench_fanout,
+    "reads": bench_reads,
+    "storm": bench_storm,
+    "publish": bench_publish,
+    "slow_clients": bench_slow_clients,
+}
+
+
+def run_benchmarks(
+    size_name: str, out: Path, mysql_url: str | None, steps: list[str] | None = None
+) -> dict[str, Any]:
+    """Run ``steps`` (default: all) and write the report. With a subset, the results are merged
+    into the last run's JSON next to ``out`` (the other sections keep their numbers)."""
     size = SIZES[size_name]
     work = Path(tempfile.mkdtemp(prefix="disconf-bench-"))
     started = datetime.now(timezone.utc)
@@ -529,11 +602,12 @@ def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str
     zk = EmbeddedZooKeeper(work / "zk").start()
     web = WebServer(work / "web", f"sqlite:///{work / 'bench.sqlite'}", zk.hosts)
     ctx = Context(size, work, zk, web, mysql_url)
+    chosen = [STEPS[name] for name in (steps or list(STEPS))]
     try:
         web.bootstrap_admin()
         web.start()
         web.ensure_app_env(APP, ENV)
-        for step in (bench_push, bench_fanout, bench_reads, bench_storm, bench_publish):
+        for step in chosen:
             step_began = time.monotonic()
             print(f"bench: {step.__doc__.splitlines()[0] if step.__doc__ else step.__name__}")
             step(ctx)
@@ -542,6 +616,17 @@ def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str
         web.stop()
         zk.stop()
         shutil.rmtree(work, ignore_errors=True)
+    if steps:
+        previous = out.with_suffix(".json")
+        merged: dict[str, Any] = (
+            json.loads(previous.read_text(encoding="utf-8")) if previous.exists() else {}
+        )
+        durations = {**merged.get("durations", {}), **ctx.results.pop("durations", {})}
+        merged.update(ctx.results, durations=durations)
+        if "meta" in merged:
+            out.write_text(render_report(merged), encoding="utf-8")
+            previous.write_text(json.dumps(merged, indent=1), encoding="utf-8")
+            return merged
     ctx.results["meta"] = {
         "size": size_name,
         "cores": os.cpu_count(),
@@ -549,6 +634,7 @@ def run_benchmarks(size_name: str, out: Path, mysql_url: str | None) -> dict[str
         "python": platform.python_version(),
         "platform": platform.platform(),
         "web_workers": default_workers(),
+        "web_serving": "buffered-front",
         "wrk": bool(shutil.which("wrk")),
         "total_seconds": (datetime.now(timezone.utc) - started).total_seconds(),
         # 1-minute load average before and after: the machine is shared with other work
@@ -565,9 +651,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL"))
+    parser.add_argument(
+        "--steps",
+        default="",
+        help="comma-separated subset of " + ",".join(STEPS) + " (merged into the last run's "
+        "JSON; default: all)",
+    )
     args = parser.parse_args(argv)
-    results = run_benchmarks(args.size, args.out, args.mysql_url)
-    print(f"bench: wrote {args.out} in {results['meta']['total_seconds']:.0f}s")
+    steps = [name.strip() for name in args.steps.split(",") if name.strip()]
+    unknown = [name for name in steps if name not in STEPS]
+    if unknown:
+        parser.error(f"unknown steps {unknown}; known: {', '.join(STEPS)}")
+    began = time.monotonic()
+    run_benchmarks(args.size, args.out, args.mysql_url, steps or None)
+    print(f"bench: wrote {args.out} in {time.monotonic() - began:.0f}s")
     return 0
 
 

@@ -4,6 +4,8 @@
 #                                    fan-out, reads on SQLite and MySQL, 3,000-instance storm,
 #                                    publish throughput); ~10 minutes on 2 cores
 #   scripts/bench.sh --size tiny     a quick smoke run (what CI's test runs)
+#   scripts/bench.sh --steps slow_clients   one step (reads while 500 slow + 500 mute
+#                                    connections are held), merged into docs/benchmarks.json
 #   BENCH_MYSQL_URL=mysql+pymysql://root@127.0.0.1:3306/disconf_bench  (default: that URL when
 #                                    MariaDB answers on 127.0.0.1:3306; the database is recreated)
 # Extra arguments go to `python -m bench.run` (--out FILE).

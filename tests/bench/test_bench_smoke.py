@@ -21,7 +21,8 @@ def test_tiny_benchmarks_produce_a_report_without_errors(
 
     text = out.read_text(encoding="utf-8")
     for heading in ("## Targets", "## 1. Push latency", "## 2. Fan-out", "## 3. Read throughput",
-                    "## 4. Restart storm", "## 5. Publish throughput", "cores:"):  # fmt: skip
+                    "## 4. Restart storm", "## 5. Publish throughput", "## 6. Reads while slow",
+                    "cores:"):  # fmt: skip
         assert heading in text
     assert out.with_suffix(".json").exists()
     assert [row["clients"] for row in results["push"]] == [1, 2]
@@ -38,3 +39,9 @@ def test_tiny_benchmarks_produce_a_report_without_errors(
     assert results["storm"]["instances"] == 20
     assert results["publish"]["publishes"] > 0
     assert results["publish"]["undelivered_keys"] == 0
+    slow = results["slow_clients"]
+    fronts = [row for row in slow["rows"] if row["serving"].startswith("buffered front")]
+    assert len(fronts) == 2 and len(slow["rows"]) == 3
+    for row in fronts:
+        assert row["held"]["errors"] == 0 and row["held"]["rps"] > 0
+        assert row["holders"]["slow"] == 20 and row["holders"]["mute"] == 20
