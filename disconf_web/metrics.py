@@ -7,7 +7,8 @@ Two kinds of series, chosen by where the truth lives:
   (histogram by endpoint and method) and ``disconf_client_fetches`` (counter of the Disconf
   client endpoints by endpoint and outcome: ``found``, ``not_found``, ``ok``, ``error``).
   Under gunicorn several workers serve requests; when ``PROMETHEUS_MULTIPROC_DIR`` is set
-  (``disconf-web serve`` sets it to a fresh directory by itself) every worker writes its
+  (``disconf-web serve`` and ``quickstart`` set it to a fresh directory by themselves,
+  :func:`disconf_web.serving.prepare_metrics_dir`) every worker writes its
   values there and any worker's ``/metrics`` answers the sum over all workers.
 * **from the database and ZooKeeper** (computed at scrape time, so every process answers the
   same): ``disconf_publishes_total`` (config revisions by action), notifications
