@@ -106,6 +106,45 @@ def test_help_texts() -> None:
         assert result.exit_code == 0
     assert "--workers" in runner.invoke(main, ["serve", "--help"]).output
     assert "--data-dir" in runner.invoke(main, ["quickstart", "--help"]).output
+    for command in ("serve", "quickstart"):
+        text = runner.invoke(main, [command, "--help"]).output
+        for option in ("--header-timeout", "--body-timeout", "DISCONF_HTTP_HEADER_TIMEOUT"):
+            assert option in text, (command, option)
+
+
+def test_front_timeouts_are_checked_before_serving() -> None:
+    runner = CliRunner()
+    for args in (["--header-timeout", "0"], ["--body-timeout", "-1"], ["--header-timeout", "x"]):
+        result = runner.invoke(main, ["serve", "--port", str(free_port()), *args])
+        assert result.exit_code == 2, result.output
+    result = runner.invoke(
+        main, ["serve", "--port", str(free_port())], env={"DISCONF_HTTP_HEADER_TIMEOUT": "soon"}
+    )
+    assert result.exit_code == 2
+    assert "'soon'" in result.output and "--header-timeout" in result.output
+
+
+def test_cli_and_quickstart_share_serving_without_an_import_cycle() -> None:
+    """Issue 11: quickstart never imports the CLI module; both use disconf_web.serving."""
+    code = (
+        "import sys, disconf_web.quickstart as q, disconf_web.serving as s; "
+        "assert 'disconf_web.cli' not in sys.modules, 'quickstart imports the CLI'; "
+        "assert q.serve_app is s.serve_app"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    import ast
+
+    import disconf_web.cli as cli
+    import disconf_web.quickstart as quickstart
+
+    tree = ast.parse(Path(quickstart.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "cli" not in imported and "disconf_web.cli" not in imported  # not even in a function
+
+    assert cli.serve_app is cli.run_quickstart.__globals__["serve_app"]
 
 
 @pytest.mark.slow
