@@ -63,8 +63,9 @@ def callback_name(callback: object) -> str:
 
 @dataclass
 class _Job:
-    event: ChangeEvent[Any]
-    callbacks: tuple[Callback, ...]
+    event: Any  # a ChangeEvent, or what an error hook receives (a BindingError)
+    callbacks: tuple[Callable[[Any], object], ...]
+    label: str
 
 
 @dataclass
@@ -111,13 +112,26 @@ class CallbackLanes:
         self, lane: Hashable, event: ChangeEvent[Any], callbacks: Sequence[Callback]
     ) -> None:
         """Queue ``event`` for ``callbacks`` on ``lane`` (a config); returns at once."""
+        self.submit_call(lane, f"{event.kind.segment} {event.name!r}", event, callbacks)
+
+    def submit_call(
+        self,
+        lane: Hashable,
+        label: str,
+        argument: Any,
+        callbacks: Sequence[Callable[[Any], object]],
+    ) -> None:
+        """Queue ``callback(argument)`` calls on ``lane`` (e.g. an error hook); returns at once.
+
+        Beyond ``MAX_PENDING`` waiting jobs, two change events are merged; any other argument
+        (an error report) is dropped for the newer one."""
         if not callbacks:
             return
         with self._cond:
             if self._closed:
                 return
             state = self._lanes.setdefault(lane, _Lane())
-            state.jobs.append(_Job(event, tuple(callbacks)))
+            state.jobs.append(_Job(argument, tuple(callbacks), label))
             if len(state.jobs) > MAX_PENDING:
                 newest = state.jobs.pop()
                 older = state.jobs.pop()
@@ -193,7 +207,7 @@ class CallbackLanes:
 
     def _run(self, job: _Job) -> None:
         event = job.event
-        label = f"{event.kind.segment} {event.name!r}"
+        label = job.label
         ident = threading.get_ident()
         for callback in job.callbacks:
             name = callback_name(callback)
@@ -299,8 +313,11 @@ _MONITOR = _Monitor()
 
 
 def _merge(older: _Job, newest: _Job) -> _Job:
-    """One event standing for two consecutive ones of the same config."""
+    """One event standing for two consecutive ones of the same config (else the newest job)."""
     first, last = older.event, newest.event
+    if not (isinstance(first, ChangeEvent) and isinstance(last, ChangeEvent)):
+        log.warning("dropped a report for %s: %d are waiting already", older.label, MAX_PENDING)
+        return newest
     changed = frozenset(first.changed | last.changed)
     callbacks = tuple(dict.fromkeys([*older.callbacks, *newest.callbacks]))
-    return _Job(replace(last, old=first.old, changed=changed), callbacks)
+    return _Job(replace(last, old=first.old, changed=changed), callbacks, newest.label)

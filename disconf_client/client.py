@@ -38,8 +38,9 @@ Error Handling
   config is re-fetched. The discovery of ZooKeeper itself is retried in the background when the
   server is down at start (the original client gave up and never watched).
 * A bad publish (a field fails conversion or validation): the old values stay, each bad key and
-  value is logged, ``on_error(BindingError)`` is called and ``stats.rejected`` counts it; the
-  bad content is never written to the snapshot.
+  value is logged, ``on_error(BindingError)`` is called (on a callback lane of its own per
+  config, as callbacks are) and ``stats.rejected`` counts it; the bad content is never written
+  to the snapshot.
 * A raising callback (any ``BaseException``, ``asyncio.CancelledError`` included) is logged with
   its traceback (``stats.callback_errors``); the other callbacks still run and no thread dies. A
   callback running longer than ``callback_warn_after`` s is logged with its qualified name
@@ -560,11 +561,8 @@ class DisconfClient:
             for problem in exc.problems:
                 log.error("rejected %s from %s: %s", spec.label, source, problem)
             self.stats.add("rejected", str(exc))
-            if self._on_error is not None:
-                try:
-                    self._on_error(exc)
-                except BaseException:  # noqa: BLE001 - user code never kills the worker
-                    log.exception("the on_error hook raised")
+            if self._on_error is not None:  # on its own lane: user code never runs here
+                self._lanes.submit_call(("on_error", entry.key), spec.label, exc, [self._on_error])
             return False
         event = binding.apply(values, md5=md5, source=source)
         self.stats.add("applied")

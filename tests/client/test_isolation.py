@@ -224,3 +224,25 @@ def test_the_safety_net_asks_with_if_none_match(harness: Harness) -> None:
     assert (A.value, B.value) == ("a1", "b1")
     harness.publish_file("a.properties", "value=a2\n", notify=False)  # a missed notification
     wait_until(lambda: A.value == "a2", message="the safety net still applies a change")
+
+
+def test_a_hung_on_error_hook_does_not_stop_the_worker(harness: Harness) -> None:
+    A, B = two_classes()
+    release = threading.Event()
+    reports: list[str] = []
+
+    def stuck_hook(error: Exception) -> None:
+        reports.append(str(error))
+        release.wait(30)
+
+    harness.publish_file("a.properties", "value=a1\n", notify=False)
+    client = harness.client([A, B], on_error=stuck_hook)
+    client.start()
+    try:
+        harness.publish_file("a.properties", b"\xff\xfe not utf-8")  # rejected: the hook hangs
+        wait_until(lambda: reports, message="the error hook called")
+        harness.publish_item("b", "b1")
+        wait_until(lambda: B.value == "b1", message="values flow while the hook hangs")
+        assert A.value == "a1" and client.stats.rejected == 1
+    finally:
+        release.set()
