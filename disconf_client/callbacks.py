@@ -1,6 +1,7 @@
 """Where change callbacks run: one serial lane per config, on a bounded pool of threads.
 
-The client's worker thread fetches and swaps values in; it never runs user code. It hands each
+The client's worker thread fetches and swaps values in; it runs no callback or hook (only the
+fields' converters, which must not block). It hands each
 :class:`~disconf_client.binding.ChangeEvent` to :class:`CallbackLanes`, which guarantees:
 
 * **order per config**: the callbacks of one config run one event at a time, in the order the

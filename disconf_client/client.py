@@ -14,7 +14,8 @@ Life of a config (a decorated class registered with the client):
   writes the ``target`` file (if the config has one), hands the change event to the config's
   callback lane (:mod:`disconf_client.callbacks`: callbacks of one config in order, different
   configs on different threads, never on the worker), then hands the local snapshot and the
-  instance node to the writer. The worker never runs user code, so a hung callback never stops
+  instance node to the writer. The worker runs no callback or hook (only the fields' converters,
+  which must not block), so a hung callback never stops
   values from flowing, to its own config or to any other. The snapshot and instance-node writes
   run on a writer thread, coalesced per config (:mod:`disconf_client.persist`: a burst of
   revisions costs one pair of writes per config; a revision is recorded within two write rounds
