@@ -22,6 +22,9 @@ Error Handling
   a standby (it is not acting).
 * ZooKeeper or the config server lost after loading: the DisconfClient's own behaviour (see
   :mod:`disconf_client.client`); it does not affect the election.
+* The election's session SUSPENDED, LOST or ZooKeeper restarting: nothing changes here until
+  the election's next role change calls :meth:`RoleConfigs.load_standby` (a queued standby
+  again) or :meth:`RoleConfigs.load_master` (a new term); the bound configs stay meanwhile.
 """
 
 from __future__ import annotations
