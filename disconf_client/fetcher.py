@@ -130,7 +130,8 @@ class ConfigFetcher:
                     raise FetchError(f"{what}: the client is closing")
                 try:
                     result = attempt(server)
-                except ConfigNotFoundError:
+                except (ConfigNotFoundError, NotModified):
+                    self._answered(index)  # a definitive answer: the server is up
                     raise
                 except (FetchError, OSError, ValueError) as exc:
                     failures.append(f"{server} try {number}: {exc}")
@@ -153,18 +154,22 @@ class ConfigFetcher:
                     if not last_try and self.retry_sleep > 0:
                         self._closed.wait(self.retry_sleep)
                     continue
-                self._preferred = index
-                if self._down_since is not None:
-                    log.warning(
-                        "the Disconf server %s answers again (every try failed for %.1f s)",
-                        server,
-                        time.monotonic() - self._down_since,
-                    )
-                    self._down_since = None
+                self._answered(index)
                 return result
         if self._down_since is None:
             self._down_since = time.monotonic()
         raise _combined(errors, f"{what} failed on every server: " + "; ".join(failures))
+
+    def _answered(self, index: int) -> None:
+        """Server ``index`` answered: ask it first next time; log if every server was failing."""
+        self._preferred = index
+        if self._down_since is not None:
+            log.warning(
+                "the Disconf server %s answers again (every try failed for %.1f s)",
+                self.servers[index],
+                time.monotonic() - self._down_since,
+            )
+            self._down_since = None
 
     def _get(
         self,
