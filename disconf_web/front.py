@@ -51,6 +51,8 @@ from urllib.parse import unquote_to_bytes
 from gunicorn.asgi import parser as http_parser  # type: ignore[import-untyped]
 from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
+from disconf_core import DisconfError
+
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
@@ -66,8 +68,10 @@ DEFAULT_BODY_TIMEOUT = 30.0
 """Seconds for a request body to arrive after its head, and for an answer to be taken."""
 DEFAULT_KEEPALIVE = 5.0
 """Seconds an idle keep-alive connection waits for the first byte of its next request."""
-DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-"""Largest request body read (413 above); keep it above ``DISCONF_MAX_CONFIG_BYTES``."""
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Largest request body read (413 above): 4 x the default ``DISCONF_MAX_CONFIG_BYTES`` (1 MiB),
+room for a multipart upload's framing; raise it with that setting. Bounds the memory a client
+can make a worker hold for one request."""
 
 _GRACE_POLL = 0.1
 _LINGER = 2.0
@@ -179,7 +183,7 @@ def _http_date() -> str:
     return _date_cache[1]
 
 
-class _Refused(Exception):
+class _Refused(DisconfError):
     """Answer ``status`` and close (raised from a parser callback)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -185,12 +185,16 @@ def test_slow_mute_and_idle_clients_do_not_starve_reads_or_writes(held_server: L
 
 @pytest.fixture
 def strict_server(tmp_path: Path, zk_hosts: str) -> Iterator[LiveServer]:
-    """Header and body timeouts of 1 s (the settings, set small)."""
+    """Header and body timeouts of 1 s, bodies of at most 1,000 bytes (the settings, small)."""
     server = LiveServer(
         tmp_path / "strict",
         zk_hosts,
         workers=1,
-        extra_env={"DISCONF_HTTP_HEADER_TIMEOUT": "1", "DISCONF_HTTP_BODY_TIMEOUT": "1"},
+        extra_env={
+            "DISCONF_HTTP_HEADER_TIMEOUT": "1",
+            "DISCONF_HTTP_BODY_TIMEOUT": "1",
+            "DISCONF_HTTP_MAX_BODY_BYTES": "1000",
+        },
     )
     try:
         server.start()
@@ -235,6 +239,19 @@ def test_slow_clients_are_cut_after_the_header_and_body_timeouts(
         )
         assert _wait_cut(body).startswith(b"HTTP/1.1 408")
         assert _wait_cut(mute) == b""  # never sent a byte: closed without an answer
+        # A chunked body (no length announced) that grows past the limit: 413, not read on.
+        big = _connect(port)
+        socks.append(big)
+        big.sendall(
+            b"PUT /api/v1/apps/demo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"200\r\n"
+            + b"x" * 512
+            + b"\r\n"
+            + b"200\r\n"
+            + b"x" * 512
+            + b"\r\n"
+        )
+        assert _wait_cut(big).startswith(b"HTTP/1.1 413")
         # The server still answers normal clients.
         assert requests.get(strict_server.url + "/healthz", timeout=PROBE_TIMEOUT).ok
     finally:
