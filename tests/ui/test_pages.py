@@ -139,6 +139,14 @@ def test_a_file_with_2000_revisions_renders_bounded_history_pages(app: Flask, as
     numbers, sizes = _walk(editor, url, r'<td class="num strong">(\d+)</td>')
     assert len(sizes) == 20 and max(sizes) < PAGE_BYTES
     assert [int(n) for n in numbers] == list(range(2000, 0, -1))
+    # comparing from the second page stays on the second page
+    second = re.search(r'<a href="([^"]+)" rel="next">', first.text)
+    assert second is not None
+    page_two = editor.get(second.group(1).replace("&amp;", "&")).text
+    diff_link = re.search(r'<a href="([^"]+)">Diff with 1849</a>', page_two)
+    assert diff_link is not None and "cursor=" in diff_link.group(1)
+    compared = editor.get(diff_link.group(1).replace("&amp;", "&")).text
+    assert '<td class="num strong">1850</td>' in compared and "rev=1849" in compared
     # any two revisions compare, each loaded on its own
     far = editor.get(url + "?a=1&b=1500")
     assert far.status_code == 200 and re.search(r"rev=1(?!\d)", far.text) and "rev=1500" in far.text
