@@ -69,9 +69,8 @@ DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_KEEPALIVE = 5.0
 """Seconds an idle keep-alive connection waits for the first byte of its next request."""
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
-"""Largest request body read (413 above): 4 x the default ``DISCONF_MAX_CONFIG_BYTES`` (1 MiB),
-room for a multipart upload's framing; raise it with that setting. Bounds the memory a client
-can make a worker hold for one request."""
+"""Largest request body read (413 above): 4 x the default ``DISCONF_MAX_CONFIG_BYTES`` (1 MiB);
+grows with that setting (see ``_default_max_body``). Bounds the memory one request can hold."""
 
 _GRACE_POLL = 0.1
 _LINGER = 2.0
@@ -112,9 +111,21 @@ class FrontLimits:
             body_timeout=_env_float("DISCONF_HTTP_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT),
             keepalive=_env_float("DISCONF_HTTP_KEEPALIVE", DEFAULT_KEEPALIVE),
             max_body_bytes=int(
-                _env_float("DISCONF_HTTP_MAX_BODY_BYTES", float(DEFAULT_MAX_BODY_BYTES))
+                _env_float("DISCONF_HTTP_MAX_BODY_BYTES", float(_default_max_body()))
             ),
         )
+
+
+def _default_max_body() -> int:
+    """``DEFAULT_MAX_BODY_BYTES``, or more when ``DISCONF_MAX_CONFIG_BYTES`` was raised: twice
+    the config limit plus 64 KiB (a multipart upload's framing), so a config the app accepts is
+    never refused by the front."""
+    raw = os.environ.get("DISCONF_MAX_CONFIG_BYTES", "").strip()
+    try:
+        config_limit = int(raw) if raw else 0
+    except ValueError:
+        config_limit = 0  # the app reports the bad setting itself
+    return max(DEFAULT_MAX_BODY_BYTES, 2 * config_limit + 64 * 1024)
 
 
 # -- running the app in a pool thread ------------------------------------------------------

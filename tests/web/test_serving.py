@@ -410,3 +410,21 @@ def test_quickstart_metrics_count_every_worker(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
+
+
+def test_front_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from disconf_web.front import DEFAULT_MAX_BODY_BYTES, FrontLimits
+
+    for name in list(os.environ):
+        if name.startswith("DISCONF_"):
+            monkeypatch.delenv(name)
+    assert FrontLimits.from_env() == FrontLimits()
+    assert FrontLimits().max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    monkeypatch.setenv("DISCONF_HTTP_HEADER_TIMEOUT", "2.5")
+    monkeypatch.setenv("DISCONF_MAX_CONFIG_BYTES", str(8 * 1024 * 1024))
+    limits = FrontLimits.from_env()
+    assert limits.header_timeout == 2.5
+    assert limits.max_body_bytes > 2 * 8 * 1024 * 1024  # a config the app accepts gets through
+    monkeypatch.setenv("DISCONF_HTTP_BODY_TIMEOUT", "0")
+    with pytest.raises(ValueError, match="DISCONF_HTTP_BODY_TIMEOUT"):
+        FrontLimits.from_env()
