@@ -279,8 +279,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def retry(db: Database, ids: Sequence[int] | None = None) -> int:
-    """Failed rows back to pending (``ids``, or every failed row when None); how many."""
+    """Failed rows back to pending (``ids``, or every failed row when None); how many.
+    ``attempts`` keeps counting, so a row retried in vain shows how often it was tried."""
     where: sa.ColumnElement[bool] = Notification.failed_at.is_not(None)
     if ids is not None:
         where = sa.and_(where, Notification.id.in_(list(ids)))
-    return _update(db, where, failed_at=None, attempts=0)
+    return _update(db, where, failed_at=None)

@@ -49,8 +49,7 @@ def _illegal(char: str) -> bool:
         code <= 0x1F
         or 0x7F <= code <= 0x9F
         or 0xD800 <= code <= 0xF8FF
-        or 0xFFF0 <= code <= 0xFFFF
-        or code > 0x10FFFF
+        or code >= 0xFFF0  # also above U+FFFF: Java's UTF-16 makes it a surrogate pair
     )
 
 
