@@ -29,20 +29,21 @@ Error Handling
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy.orm as so
 from flask import Flask
-
-from disconf_core import ConfigType, Coordinates
 
 from . import services
 from .extensions import get_db
 from .instances import InstanceRegistry
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
-from .services import ChangeResult
+from .services import ChangeResult, ConfigChange
 from .services import console as console_services
 from .zookeeper import ZooKeeperConnection
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["EXTENSION_KEY", "Published", "Publisher", "get_notifier", "get_publisher"]
 
@@ -118,81 +119,34 @@ class Publisher:
         return Published(result, self.deliver(ids))
 
     def publish_config(
-        self,
-        session: so.Session,
-        *,
-        coords: Coordinates,
-        kind: ConfigType,
-        name: str,
-        content: bytes | str,
-        actor: str,
-        comment: str = "",
-        if_match: str | None = None,
+        self, session: so.Session, *, content: bytes | str, **change: Unpack[ConfigChange]
     ) -> Published:
         """Create or update a file or item, then notify its clients."""
         result = services.publish_config(
             session,
-            coords=coords,
-            kind=kind,
-            name=name,
             content=content,
-            actor=actor,
-            comment=comment,
-            if_match=if_match,
             max_bytes=self.max_bytes,
             zk_prefix=self.zk_prefix,
+            **change,
         )
         return self._published(result)
 
     def rollback_config(
-        self,
-        session: so.Session,
-        *,
-        coords: Coordinates,
-        kind: ConfigType,
-        name: str,
-        to_revision: int,
-        actor: str,
-        comment: str = "",
-        if_match: str | None = None,
+        self, session: so.Session, *, to_revision: int, **change: Unpack[ConfigChange]
     ) -> Published:
         """Publish an earlier revision's value again, then notify its clients."""
         result = services.rollback_config(
             session,
-            coords=coords,
-            kind=kind,
-            name=name,
             to_revision=to_revision,
-            actor=actor,
-            comment=comment,
-            if_match=if_match,
             max_bytes=self.max_bytes,
             zk_prefix=self.zk_prefix,
+            **change,
         )
         return self._published(result)
 
-    def delete_config(
-        self,
-        session: so.Session,
-        *,
-        coords: Coordinates,
-        kind: ConfigType,
-        name: str,
-        actor: str,
-        comment: str = "",
-        if_match: str | None = None,
-    ) -> Published:
+    def delete_config(self, session: so.Session, **change: Unpack[ConfigChange]) -> Published:
         """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
-        result = services.delete_config(
-            session,
-            coords=coords,
-            kind=kind,
-            name=name,
-            actor=actor,
-            comment=comment,
-            if_match=if_match,
-            zk_prefix=self.zk_prefix,
-        )
+        result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
     def apply_copy(

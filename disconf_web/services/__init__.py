@@ -26,6 +26,7 @@ from .catalog import get_env as get_env
 from .catalog import list_apps as list_apps
 from .catalog import list_envs as list_envs
 from .configs import ChangeResult as ChangeResult
+from .configs import ConfigChange as ConfigChange
 from .configs import coordinates as coordinates
 from .configs import delete_config as delete_config
 from .configs import find_config as find_config
@@ -51,6 +52,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "BadRequest",
     "ChangeResult",
+    "ConfigChange",
     "Conflict",
     "Forbidden",
     "NewToken",

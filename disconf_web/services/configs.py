@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -59,10 +60,14 @@ from .catalog import claim_node, get_app, get_env
 from .errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
 from .transactions import audit, transaction
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "MAX_NOTIFICATION_BYTES",
     "ChangeResult",
+    "ConfigChange",
     "coordinates",
     "delete_config",
     "find_config",
@@ -92,19 +97,35 @@ class ChangeResult:
     notification_ids: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Change:
-    """One change of one config: ``value`` None deletes it."""
-
+class _ConfigAndAuthor(TypedDict):
     coords: Coordinates
     kind: ConfigType
     name: str
+    actor: str
+
+
+class ConfigChange(_ConfigAndAuthor, total=False):
+    """The keyword arguments every change takes (``publish_config``, ``delete_config``,
+    ``rollback_config`` and the publisher that wraps them): which config, who, why, and the
+    ``If-Match`` it must still match (None: whatever it is now)."""
+
+    comment: str
+    if_match: str | None
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One change of one config, as :func:`_apply` runs it: ``value`` None deletes it."""
+
     value: str | None
     action: RevisionAction
+    zk_prefix: str
+    coords: Coordinates
+    kind: ConfigType
+    name: str
     actor: str
     comment: str = ""
     if_match: str | None = None
-    zk_prefix: str = "/disconf"
 
     @property
     def label(self) -> str:
@@ -363,64 +384,38 @@ def _apply(session: so.Session, change: _Change) -> ChangeResult:
 def publish_config(
     session: so.Session,
     *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     content: bytes | str,
-    actor: str,
-    comment: str = "",
-    if_match: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
+    **change: Unpack[ConfigChange],
 ) -> ChangeResult:
     """Create the config, publish a new revision, or revive a deleted one.
 
     Publishing the value it already has changes nothing (``changed=False``, no revision).
     """
+    kind, name = change["kind"], change["name"]
     _check_name(kind, name, storable=True)
     value = _decode(kind, name, content, max_bytes)
-    return _apply(
-        session,
-        _Change(
-            coords, kind, name, value, RevisionAction.UPDATE, actor, comment, if_match, zk_prefix
-        ),
-    )
+    return _apply(session, _Change(value, RevisionAction.UPDATE, zk_prefix, **change))
 
 
 def delete_config(
-    session: so.Session,
-    *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
-    actor: str,
-    comment: str = "",
-    if_match: str | None = None,
-    zk_prefix: str = "/disconf",
+    session: so.Session, *, zk_prefix: str = "/disconf", **change: Unpack[ConfigChange]
 ) -> ChangeResult:
     """Soft-delete a live config (a revision is recorded; ZooKeeper is not touched)."""
-    return _apply(
-        session,
-        _Change(
-            coords, kind, name, None, RevisionAction.DELETE, actor, comment, if_match, zk_prefix
-        ),
-    )
+    return _apply(session, _Change(None, RevisionAction.DELETE, zk_prefix, **change))
 
 
 def rollback_config(
     session: so.Session,
     *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     to_revision: int,
-    actor: str,
-    comment: str = "",
-    if_match: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
+    **change: Unpack[ConfigChange],
 ) -> ChangeResult:
     """Publish the value a past revision set, as a new ``rollback`` revision."""
+    coords, kind, name = change["coords"], change["kind"], change["name"]
     if isinstance(to_revision, bool) or not isinstance(to_revision, int) or to_revision < 1:
         raise BadRequest(f"revision must be a positive integer, not {to_revision!r}")
     _check_name(kind, name, storable=True)
@@ -439,14 +434,8 @@ def rollback_config(
         )
     if len(past.new_value.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"revision {to_revision} is over the limit of {max_bytes} bytes")
-    note = comment or f"rollback to revision {to_revision}"
-    value = past.new_value
-    return _apply(
-        session,
-        _Change(
-            coords, kind, name, value, RevisionAction.ROLLBACK, actor, note, if_match, zk_prefix
-        ),
-    )
+    change = {**change, "comment": change.get("comment") or f"rollback to revision {to_revision}"}
+    return _apply(session, _Change(past.new_value, RevisionAction.ROLLBACK, zk_prefix, **change))
 
 
 def list_revisions(
