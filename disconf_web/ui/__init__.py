@@ -14,6 +14,7 @@ from flask import Flask
 
 # Importing the page modules registers their routes on the ``console`` blueprint.
 from . import pages_admin, pages_apps, pages_auth, pages_configs, pages_history  # noqa: F401
+from . import pages_notifications  # noqa: F401 - undelivered notifications (admins)
 from .blueprint import bp
 from .security import check_api_csrf, configure_sessions, drop_stale_session
 
