@@ -17,7 +17,9 @@ Bounds, each named by a client setting (``docs/client.md``):
 
 * ``http_timeout``: connecting, and each single read of the socket;
 * ``transfer_timeout``: the whole transfer, headers and body together (a server trickling
-  bytes, or streaming an endless body, is cut off there): :class:`TransferTimeoutError`;
+  bytes, or streaming an endless body, is cut off there): :class:`TransferTimeoutError`. The
+  body is read in steps whose socket timeout shrinks to what is left; the status line and
+  headers are cut by one watchdog thread per process (it shuts the socket down at the deadline);
 * ``max_config_bytes``: the body. A ``Content-Length`` above it is refused before reading; a
   body without one (chunked) is read only up to it: :class:`ResponseTooLargeError`. A refused
   answer's connection is closed, never returned to the pool.
@@ -33,16 +35,20 @@ just as it is reused is re-sent once at once (a GET is idempotent), not reported
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .errors import (
     FetchError,
@@ -60,6 +66,7 @@ __all__ = [
 ]
 
 _CHUNK = 64 * 1024
+_WATCHDOG_IDLE = 60.0  # the watchdog thread ends after this long with nothing to watch
 
 
 @dataclass(frozen=True)
@@ -187,12 +194,124 @@ def _unreachable(request: Request, exc: BaseException) -> ServerUnreachableError
     return error
 
 
+class _Watchdog:
+    """One thread per process cutting connections whose transfer deadline passed.
+
+    ``arm(deadline, action)`` returns a handle; ``cancel(handle)`` disarms it (cheap: no thread
+    per request). Used for the header phase of an answer, where a server sending its status line
+    and headers a byte at a time would otherwise be bounded only per read.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[list[Any]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, action: Callable[[], None]) -> list[Any]:
+        entry: list[Any] = [deadline, next(self._order), action]
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="disconf-transfer-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def cancel(self, entry: list[Any]) -> None:
+        entry[2] = None  # dropped lazily by the thread
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            due: list[Callable[[], None]] = []
+            with self._cond:
+                while self._heap and self._heap[0][2] is None:
+                    heapq.heappop(self._heap)
+                now = time.monotonic()
+                if not self._heap:
+                    if now - idle_since >= _WATCHDOG_IDLE:
+                        self._thread = None
+                        return
+                    self._cond.wait(_WATCHDOG_IDLE)
+                    continue
+                idle_since = now
+                while self._heap and self._heap[0][0] <= now:
+                    action = heapq.heappop(self._heap)[2]
+                    if action is not None:
+                        due.append(action)
+                if not due:
+                    self._cond.wait(self._heap[0][0] - now)
+                    continue
+            for action in due:
+                try:
+                    action()
+                except OSError:
+                    pass  # the connection is already gone
+
+
+_WATCHDOG = _Watchdog()
+_REQUEST = threading.local()  # the transfer deadline of the request this thread is making
+
+
+def _cut(connection: HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _BoundedHeadersMixin:
+    """``getresponse`` (the status line and headers) is cut at the transfer deadline."""
+
+    def getresponse(self) -> Any:
+        deadline: float | None = getattr(_REQUEST, "deadline", None)
+        if deadline is None:
+            return super().getresponse()  # type: ignore[misc]
+        entry = _WATCHDOG.arm(deadline, lambda: _cut(self))  # type: ignore[arg-type]
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        finally:
+            _WATCHDOG.cancel(entry)
+
+
+class _BoundedHTTPConnection(_BoundedHeadersMixin, HTTPConnection):
+    pass
+
+
+class _BoundedHTTPSConnection(_BoundedHeadersMixin, HTTPSConnection):
+    pass
+
+
+class _BoundedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _BoundedHTTPConnection
+
+
+class _BoundedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _BoundedHTTPSConnection
+
+
+_POOL_CLASSES = {"http": _BoundedHTTPConnectionPool, "https": _BoundedHTTPSConnectionPool}
+
+
+M = TypeVar("M", bound=urllib3.PoolManager)
+
+
+def _bounded(manager: M) -> M:
+    manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+    return manager
+
+
 class HTTPTransport:
     """urllib3 connection pools: direct, or through a ``ProxyManager`` (see the module doc)."""
 
     def __init__(self, *, pool_maxsize: int = 4) -> None:
         # No retries inside urllib3: every failure is one of the fetcher's counted tries.
-        self._direct = urllib3.PoolManager(num_pools=16, maxsize=pool_maxsize, retries=False)
+        self._direct = _bounded(
+            urllib3.PoolManager(num_pools=16, maxsize=pool_maxsize, retries=False)
+        )
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._maxsize = pool_maxsize
         self._lock = threading.Lock()
@@ -212,12 +331,14 @@ class HTTPTransport:
                     proxy_url = parsed._replace(auth=None).url
                 else:
                     proxy_url = proxy
-                manager = urllib3.ProxyManager(
-                    proxy_url,
-                    proxy_headers=headers,
-                    num_pools=4,
-                    maxsize=self._maxsize,
-                    retries=False,
+                manager = _bounded(
+                    urllib3.ProxyManager(
+                        proxy_url,
+                        proxy_headers=headers,
+                        num_pools=4,
+                        maxsize=self._maxsize,
+                        retries=False,
+                    )
                 )
                 self._proxies[proxy] = manager
             return manager
@@ -234,37 +355,37 @@ class HTTPTransport:
         first = min(request.timeout, request.transfer_timeout)
         timeout = urllib3.Timeout(connect=first, read=first)
         headers = {"Accept": "*/*", **request.headers}
+
+        def send() -> Any:
+            return manager.request(
+                request.method,
+                request.url,
+                headers=headers,
+                timeout=timeout,
+                preload_content=False,
+                redirect=False,
+            )
+
+        _REQUEST.deadline = deadline
         try:
             try:
-                raw = manager.request(
-                    request.method,
-                    request.url,
-                    headers=headers,
-                    timeout=timeout,
-                    preload_content=False,
-                    redirect=False,
-                )
+                raw = send()
             except urllib3.exceptions.ProtocolError as exc:
-                if _silent(exc):
+                if _silent(exc) or time.monotonic() >= deadline:
                     raise
                 # The server closed a pooled keep-alive connection just as it was reused
                 # (urllib3 only notices a close that arrived before the request): re-send once.
-                raw = manager.request(
-                    request.method,
-                    request.url,
-                    headers=headers,
-                    timeout=timeout,
-                    preload_content=False,
-                    redirect=False,
-                )
-        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.NewConnectionError) as exc:
-            raise _unreachable(request, exc) from exc
-        except urllib3.exceptions.ProtocolError as exc:
-            if _silent(exc):
+                raw = send()
+        except urllib3.exceptions.HTTPError as exc:
+            if time.monotonic() >= deadline:
+                raise _transfer_timeout(request, 0) from exc
+            if isinstance(
+                exc, (urllib3.exceptions.TimeoutError, urllib3.exceptions.NewConnectionError)
+            ) or (isinstance(exc, urllib3.exceptions.ProtocolError) and _silent(exc)):
                 raise _unreachable(request, exc) from exc
             raise FetchError(f"{urlsplit(request.url).netloc}: {exc}") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise FetchError(f"{urlsplit(request.url).netloc}: {exc}") from exc
+        finally:
+            _REQUEST.deadline = None
         return Response(raw.status, dict(raw.headers), _read_body(raw, request, deadline))
 
     def close(self) -> None:
@@ -286,6 +407,13 @@ def _silent(exc: BaseException) -> bool:
     return any(isinstance(arg, (TimeoutError, socket.timeout)) for arg in exc.args)
 
 
+def _transfer_timeout(request: Request, received: int) -> TransferTimeoutError:
+    return TransferTimeoutError(
+        f"the answer to {request.path} took longer than transfer_timeout="
+        f"{request.transfer_timeout} s ({received} bytes of body received); refused"
+    )
+
+
 def _read_body(raw: Any, request: Request, deadline: float) -> bytes:
     """Read the whole body within ``max_bytes`` and the transfer deadline, or refuse it."""
     ok = False
@@ -299,10 +427,7 @@ def _read_body(raw: Any, request: Request, deadline: float) -> bytes:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TransferTimeoutError(
-                    f"the answer to {request.path} took longer than transfer_timeout="
-                    f"{request.transfer_timeout} s ({total} bytes received); refused"
-                )
+                raise _transfer_timeout(request, total)
             sock = getattr(getattr(raw, "connection", None), "sock", None)
             if sock is not None:
                 sock.settimeout(max(0.001, min(request.timeout, remaining)))
@@ -310,10 +435,7 @@ def _read_body(raw: Any, request: Request, deadline: float) -> bytes:
                 chunk = raw.read1(_CHUNK)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 if time.monotonic() >= deadline:
-                    raise TransferTimeoutError(
-                        f"the answer to {request.path} took longer than transfer_timeout="
-                        f"{request.transfer_timeout} s ({total} bytes received); refused"
-                    ) from exc
+                    raise _transfer_timeout(request, total) from exc
                 raise FetchError(f"reading the answer to {request.path}: {exc}") from exc
             if not chunk:
                 break

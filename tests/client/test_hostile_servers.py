@@ -132,6 +132,16 @@ def trickle(conn: socket.socket, stop: threading.Event) -> None:
         conn.sendall(b"x")  # each read is quick; the whole never ends in time
 
 
+def trickled_headers(conn: socket.socket, stop: threading.Event) -> None:
+    _read_request(conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    deadline = time.monotonic() + _SERVE_BOUND
+    number = 0
+    while not stop.wait(0.05) and time.monotonic() < deadline:
+        number += 1
+        conn.sendall(b"X-Slow-%d: y\r\n" % number)  # headers that never end, each read quick
+
+
 def black_hole(conn: socket.socket, stop: threading.Event) -> None:
     stop.wait(_SERVE_BOUND)  # accepts, reads nothing, answers nothing
 
@@ -175,6 +185,19 @@ def test_a_trickle_is_cut_at_the_whole_transfer_bound(raw_server: Callable[..., 
     try:
         with pytest.raises(TransferTimeoutError, match="transfer_timeout=0.5"):
             fetcher.fetch_file(COORDS, "slow.properties")
+    finally:
+        fetcher.close()
+
+
+def test_headers_trickling_are_cut_at_the_whole_transfer_bound(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    server = raw_server(trickled_headers)
+    fetcher = fetcher_for(server, timeout=2.0, transfer_timeout=0.5)
+    try:
+        with pytest.raises(TransferTimeoutError, match="transfer_timeout=0.5"):
+            fetcher.fetch_file(COORDS, "slow.properties")
+        assert server.accepted == 1  # cut, not re-sent as a dropped keep-alive connection
     finally:
         fetcher.close()
 
