@@ -42,13 +42,15 @@ class LiveServer:
         port: int | None = None,
         workers: int = 2,
         extra_env: dict[str, str] | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.base_dir = base_dir
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.zk_hosts = zk_hosts
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.database_url = f"sqlite:///{base_dir / 'disconf.sqlite'}"
+        # An empty database to migrate (e.g. a fresh MariaDB one); default SQLite in base_dir.
+        self.database_url = database_url or f"sqlite:///{base_dir / 'disconf.sqlite'}"
         self.workers = workers
         self.log_path = base_dir / "server.log"
         self.extra_env = dict(extra_env or {})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import hypothesis
@@ -63,8 +65,25 @@ def _seed(server: LiveServer) -> None:
     server.publish_item("demo", "dev", "1_0_0", "timeout", "30")
 
 
+@pytest.fixture(params=["sqlite", "mysql"])
+def fuzzed_server(
+    request: pytest.FixtureRequest, tmp_path: Path, zk_hosts: str
+) -> Iterator[LiveServer]:
+    """The live server on SQLite and on MariaDB (which enforces column sizes; SQLite does not)."""
+    database_url = None
+    if request.param == "mysql":
+        database_url = request.getfixturevalue("make_mysql_database")()
+    server = LiveServer(tmp_path / "fuzzed", zk_hosts, database_url=database_url)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
 @pytest.mark.slow
-def test_fuzz_the_admin_api_against_the_live_server(live_server: LiveServer) -> None:
+def test_fuzz_the_admin_api_against_the_live_server(fuzzed_server: LiveServer) -> None:
+    live_server = fuzzed_server
     import schemathesis
     from schemathesis.checks import (
         content_type_conformance,
