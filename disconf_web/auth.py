@@ -18,8 +18,9 @@ from flask import current_app, g, request, session
 
 from .extensions import get_db
 from .models import App, AppGrant, Role, User
-from .services import Forbidden, NotFound, Unauthorized
-from .services.accounts import token_for_secret
+from .services import Forbidden, Unauthorized
+from .services.accounts import granted_app_ids, token_for_secret
+from .services.catalog import get_app
 
 __all__ = [
     "authenticated_by",
@@ -101,16 +102,13 @@ def visible_app_ids(user: User) -> set[int] | None:
     """None = all apps (admin), else the ids of the apps granted to the user."""
     if is_admin(user):
         return None
-    db_session = get_db(current_app).session()
-    return set(db_session.scalars(sa.select(AppGrant.app_id).where(AppGrant.user_id == user.id)))
+    return granted_app_ids(get_db(current_app).session(), user)
 
 
 def require_app(user: User, app_name: str, *, write: bool) -> App:
     """The app, if ``user`` may read it (``write``: change it); else 404/403."""
     db_session = get_db(current_app).session()
-    app = db_session.scalar(sa.select(App).where(App.name == app_name))
-    if app is None:
-        raise NotFound(f"app {app_name!r} does not exist")
+    app = get_app(db_session, app_name)
     if is_admin(user):
         return app
     granted = db_session.scalar(

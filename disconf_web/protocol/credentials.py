@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +29,9 @@ from datetime import datetime
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from ..models import TABLE_ARGS, App, AuditEvent, Base, Name, utcnow
-from ..services.errors import NotFound
+from ..models import TABLE_ARGS, Base, Name, utcnow
+from ..services.catalog import get_app as _app
+from ..services.transactions import audit
 
 __all__ = [
     "CREDENTIAL_PREFIX",
@@ -94,23 +94,8 @@ class ReadCredentialState:
     updated_at: datetime | None
 
 
-def _app(session: so.Session, name: str) -> App:
-    app = session.scalar(sa.select(App).where(App.name == name))
-    if app is None:
-        raise NotFound(f"app {name!r} does not exist")
-    return app
-
-
 def _audit(session: so.Session, actor: str, action: str, app: str) -> None:
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            app=app,
-            target=app,
-            detail=json.dumps({"header": HEADER}),
-        )
-    )
+    audit(session, actor=actor, action=action, app=app, target=app, header=HEADER)
 
 
 def read_credential_state(session: so.Session, app_name: str) -> ReadCredentialState:

@@ -35,6 +35,7 @@ import sqlalchemy.orm as so
 from disconf_core import ConfigType, Coordinates
 
 from ..models import ApiToken, App, AuditEvent, Config, ConfigRevision, ConfigStatus, Env, User
+from .catalog import get_app, get_env
 from .errors import BadRequest, NotFound
 
 __all__ = [
@@ -202,20 +203,6 @@ def page_envs(
     )
 
 
-def _app_id(session: so.Session, name: str) -> int:
-    found = session.scalar(sa.select(App.id).where(App.name == name))
-    if found is None:
-        raise NotFound(f"app {name!r} does not exist")
-    return int(found)
-
-
-def _env_id(session: so.Session, name: str) -> int:
-    found = session.scalar(sa.select(Env.id).where(Env.name == name))
-    if found is None:
-        raise NotFound(f"env {name!r} does not exist")
-    return int(found)
-
-
 def page_versions(
     session: so.Session,
     *,
@@ -225,7 +212,7 @@ def page_versions(
     cursor: str | None = None,
 ) -> Page[str]:
     """The versions of app x env with at least one live config, sorted."""
-    app_id, env_id = _app_id(session, app), _env_id(session, env)
+    app_id, env_id = get_app(session, app).id, get_env(session, env).id
     query = (
         sa.select(Config.version)
         .where(
@@ -252,7 +239,7 @@ def page_configs(
     cursor: str | None = None,
 ) -> Page[Config]:
     """The live configs of app x env x version: files first, then by name."""
-    app_id, env_id = _app_id(session, coords.app), _env_id(session, coords.env)
+    app_id, env_id = get_app(session, coords.app).id, get_env(session, coords.env).id
     query = sa.select(Config).where(
         Config.app_id == app_id,
         Config.env_id == env_id,
@@ -274,7 +261,7 @@ def page_configs(
 
 
 def _config_id(session: so.Session, coords: Coordinates, kind: ConfigType, name: str) -> int:
-    app_id, env_id = _app_id(session, coords.app), _env_id(session, coords.env)
+    app_id, env_id = get_app(session, coords.app).id, get_env(session, coords.env).id
     found = session.scalar(
         sa.select(Config.id).where(
             Config.app_id == app_id,
