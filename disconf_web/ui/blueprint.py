@@ -36,6 +36,7 @@ from disconf_core import ConfigType
 
 from .. import services
 from ..auth import current_user, is_admin
+from ..models import ConfigStatus
 from ..urls import CONFIG_URL, KINDS, SEGMENTS, VERSION_URL
 from .security import add_security_headers, check_csrf, csrf_token
 
@@ -77,6 +78,7 @@ def _globals() -> dict[str, Any]:
         "is_admin": is_admin,
         "kind_segment": lambda config: SEGMENTS[ConfigType(config.type)],
         "page_url": page_url,
+        "LIVE": int(ConfigStatus.LIVE),
     }
 
 

@@ -11,21 +11,19 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
-from ..auth import is_admin, require_admin, visible_app_ids
-from ..models import Role
+from ..auth import is_admin, visible_app_ids
+from ..models import Role, User
 from ..services import console as ops
 from ..services import listing
 from ..services.accounts import MIN_PASSWORD
 from .blueprint import Page, bp
-from .page_common import current_console_user, db_session
-from .scope import page_request
-from .security import login_required
+from .page_common import db_session
+from .scope import page_request, signed_in
 
 
 @bp.route("/tokens", methods=["GET", "POST"])
-@login_required
-def tokens() -> Page:
-    user = current_console_user()
+@signed_in()
+def tokens(user: User) -> Page:
     db = db_session()
     created = None
     status = 200
@@ -39,18 +37,16 @@ def tokens() -> Page:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-@login_required
-def revoke_token(token_id: int) -> WerkzeugResponse:
-    user = current_console_user()
+@signed_in()
+def revoke_token(user: User, token_id: int) -> WerkzeugResponse:
     services.revoke_token(db_session(), token_id=token_id, actor=user.name, user=user.name)
     flash(f"Token {token_id} revoked.", "ok")
     return redirect(url_for("console.tokens"))
 
 
 @bp.get("/audit")
-@login_required
-def audit() -> Page:
-    user = current_console_user()
+@signed_in()
+def audit(user: User) -> Page:
     db = db_session()
     app_filter = request.args.get("app", "").strip() or None
     user_filter = request.args.get("user", "").strip() or None
@@ -73,10 +69,8 @@ def audit() -> Page:
 
 
 @bp.route("/users", methods=["GET", "POST"])
-@login_required
-def users() -> Page:
-    me = current_console_user()
-    require_admin(me, "manage users")
+@signed_in(admin="manage users")
+def users(me: User) -> Page:
     db = db_session()
     error = None
     status = 200
@@ -106,10 +100,8 @@ def users() -> Page:
 
 
 @bp.route("/users/<name>", methods=["GET", "POST"])
-@login_required
-def user(name: str) -> Page:
-    me = current_console_user()
-    require_admin(me, "manage users")
+@signed_in(admin="manage users")
+def user(me: User, name: str) -> Page:
     db = db_session()
     row = ops.find_user(db, name)
     if request.method == "POST":

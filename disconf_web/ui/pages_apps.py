@@ -1,6 +1,7 @@
 """Browsing: the app list, the envs, one app's versions.
 
-``/``, ``/apps``, ``/envs``, ``/apps/<app>`` and ``/apps/<app>/open`` (jump to a version).
+``/``, ``/apps``, ``/envs``, ``/apps/<app>`` and ``/apps/<app>/open`` (jump to a version). The
+app and env lists come a page at a time (:mod:`disconf_web.ui.scope`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
 from ..auth import require_admin, visible_app_ids
-from ..models import Role
+from ..models import Role, User
 from ..services import console as ops
 from ..services import listing
 from .blueprint import Page, bp
-from .page_common import config_list_url, current_console_user, db_session
-from .scope import Scope, page_request, scoped
+from .page_common import config_list_url, db_session
+from .scope import Scope, page_request, scoped, signed_in
 from .security import login_required
 
 
@@ -25,9 +26,8 @@ def index() -> WerkzeugResponse:
 
 
 @bp.route("/apps", methods=["GET", "POST"])
-@login_required
-def apps() -> Page:
-    user = current_console_user()
+@signed_in()
+def apps(user: User) -> Page:
     db = db_session()
     if request.method == "POST":
         if user.role == Role.VIEWER.value:
@@ -51,16 +51,17 @@ def apps() -> Page:
 
 
 @bp.route("/envs", methods=["GET", "POST"])
-@login_required
-def envs() -> Page:
-    user = current_console_user()
+@signed_in()
+def envs(user: User) -> Page:
     db = db_session()
     if request.method == "POST":
         require_admin(user, "create envs")
         env = services.create_env(db, name=request.form.get("name", "").strip(), actor=user.name)
         flash(f"Env {env.name!r} created.", "ok")
         return redirect(url_for("console.envs"))
-    return render_template("console/envs.html", envs=services.list_envs(db))
+    wanted = page_request()
+    page = listing.page_envs(db, limit=wanted.limit, cursor=wanted.cursor)
+    return render_template("console/envs.html", envs=page)
 
 
 @bp.get("/apps/<app>")

@@ -3,7 +3,8 @@
 :func:`scoped` is the console's view decorator (Flask's view-decorator pattern): it requires a
 logged-in user, turns the URL's ``app`` / ``env`` / ``version`` / ``kind`` into validated
 values, checks the user's grant on the app (read, write, or write only for ``POST``) and calls
-the view with a :class:`Scope` and the URL values it did not consume (``name``). A view then
+the view with a :class:`Scope` and the URL values it did not consume (``name``). Pages outside an
+app use :func:`signed_in` (log-in, and the admin role where the page is for admins). A view then
 says only what differs from the others.
 
 Lists are shown a page at a time (:func:`page_request`): :data:`PAGE_SIZE` rows (``?limit=``
@@ -24,13 +25,13 @@ from flask import request
 from disconf_core import ConfigType, Coordinates
 
 from .. import services
-from ..auth import require_app
+from ..auth import require_admin, require_app
 from ..models import App, User
 from ..services import listing
 from .page_common import can_write, config_type_of, current_console_user, db_session
 from .security import login_required
 
-__all__ = ["PAGE_SIZE", "PageRequest", "Scope", "page_request", "scoped"]
+__all__ = ["PAGE_SIZE", "PageRequest", "Scope", "page_request", "scoped", "signed_in"]
 
 PAGE_SIZE = listing.DEFAULT_PAGE_SIZE
 """Rows per page of every console list (``?limit=`` asks for 1..500)."""
@@ -88,6 +89,23 @@ class Scope:
     @cached_property
     def can_write(self) -> bool:
         return can_write(self.user, self.app)
+
+
+def signed_in(*, admin: str | None = None) -> Callable[[V], V]:
+    """Log-in for a view outside ``/apps/<app>``; ``admin`` names what only admins may do there
+    (checked before the view runs). The view receives the signed-in :class:`User` first."""
+
+    def decorate(view: V) -> V:
+        @wraps(view)
+        def wrapper(**values: Any) -> Any:
+            user = current_console_user()
+            if admin is not None:
+                require_admin(user, admin)
+            return view(user, **values)
+
+        return cast(V, login_required(wrapper))
+
+    return decorate
 
 
 def scoped(*, write: bool | Literal["post"] = False) -> Callable[[V], V]:
