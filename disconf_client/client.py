@@ -7,7 +7,8 @@ Life of a config (a decorated class registered with the client):
   are bound (or failing as the load mode says). Callbacks are not called for this first load.
 * Sources, first match wins: the disaster-recovery override directory (a file there wins over
   everything until it is removed); the local directory for LOCAL mode and ignored configs; the
-  server; in AUTO mode when no server answers, the local snapshot of the last applied revision.
+  server; in AUTO mode when no server answers, the local snapshot of the last applied revision,
+  then the ``bootstrap_bundle`` (:mod:`disconf_client.bundle`; source ``"bundle"``).
 * A change notification, a local edit (watchdog), the safety-net check (every
   ``recheck_interval`` s, a conditional download: ``If-None-Match`` with the last ETag, ``304``
   = unchanged) or ``reload()`` queue a reload; one worker thread fetches, converts, swaps in,
@@ -72,6 +73,7 @@ from typing import Any
 from disconf_core import ConfigType, content_md5, file_instance_data, item_instance_data
 
 from .binding import Binding, ChangeEvent, binding_for, build_values
+from .bundle import BootstrapBundle
 from .cache import LocalSnapshot, atomic_write, config_path
 from .callbacks import CallbackLanes
 from .decorators import config_spec, decorated_classes, listeners_of
@@ -89,6 +91,7 @@ from .fetcher import ConfigFetcher, NotModified
 from .local_files import LocalFileWatcher
 from .persist import FLUSH_WAIT, CoalescingWriter
 from .scan import scan as scan_module
+from .schema import bound_schema
 from .settings import ClientSettings, LoadMode, load_settings
 from .transport import Transport
 from .watch import ConfigKey, ConfigWatcher
@@ -116,6 +119,7 @@ class ClientStats:
     slow_callbacks: int = 0
     not_modified: int = 0
     notifications: int = 0
+    bundle_starts: int = 0  # configs started from the bootstrap bundle (disconf_client.bundle)
     last_update: float | None = None
     last_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -166,6 +170,11 @@ class DisconfClient:
         self._on_error = on_error
         self._entries: dict[ConfigKey, _Entry] = {}
         self._snapshot = LocalSnapshot(settings.download_dir)
+        self._bundle = (
+            BootstrapBundle(settings.bootstrap_bundle, settings.coordinates)
+            if settings.bootstrap_bundle is not None
+            else None
+        )
         self._fetcher: ConfigFetcher | None = None
         if settings.mode is not LoadMode.LOCAL:
             self._fetcher = ConfigFetcher(
@@ -512,6 +521,12 @@ class DisconfClient:
             content = None
         if content is not None:
             return content, "snapshot"
+        if self._bundle is not None:  # no server, no snapshot: the bootstrap bundle
+            content = self._bundle.read(kind, name)
+            if content is not None:
+                if entry.binding.source != "bundle":
+                    self.stats.add("bundle_starts")
+                return content, "bundle"
         if at_start and any(spec.required for spec in entry.binding.spec.fields):
             raise ConfigUnavailableError(
                 f"cannot load {entry.binding.spec.label}: no server answered and there is no "
@@ -600,7 +615,7 @@ class DisconfClient:
                 data = (
                     item_instance_data(text)
                     if spec.kind is ConfigType.ITEM
-                    else file_instance_data(spec.name, text)
+                    else file_instance_data(spec.name, text, bound_schema(spec))
                 )
                 self._watcher.set_instance(entry.key, data)
 

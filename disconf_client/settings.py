@@ -9,7 +9,7 @@ Sources, highest precedence first:
    ``DISCONF_RETRY_TIMES``, ``DISCONF_RETRY_SLEEP``, ``DISCONF_RECHECK_INTERVAL``,
    ``DISCONF_ZK_HOSTS``, ``DISCONF_ZK_PREFIX``, ``DISCONF_HTTP_TIMEOUT``,
    ``DISCONF_TRANSFER_TIMEOUT``, ``DISCONF_MAX_CONFIG_BYTES``, ``DISCONF_CALLBACK_WARN_AFTER``,
-   ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``);
+   ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``, ``DISCONF_BOOTSTRAP_BUNDLE``);
 3. a ``disconf.properties`` file (``DISCONF_PROPERTIES`` or ``properties_file=`` names it, else
    ``./disconf.properties`` if it exists), with the original Java client's keys, each with or
    without the ``disconf.`` prefix: ``conf_server_host``, ``app``, ``version``, ``env``,
@@ -98,6 +98,9 @@ class ClientSettings:
     callback_warn_after: float = 10.0
     callback_threads: int = 8
     read_token: str | None = field(default=None, repr=False)
+    # A bundle exported by the server: the start source when no server answers and no
+    # snapshot exists (see disconf_client.bundle).
+    bootstrap_bundle: Path | None = None
 
     @property
     def coordinates(self) -> Coordinates:
@@ -132,6 +135,7 @@ _FILE_KEYS: dict[str, tuple[str, ...]] = {
     "callback_warn_after": ("callback_warn_after",),
     "callback_threads": ("callback_threads",),
     "read_token": ("read_token",),
+    "bootstrap_bundle": ("bootstrap_bundle",),
 }
 
 
@@ -189,7 +193,7 @@ def _convert(name: str, raw: Any, origin: str) -> Any:
             if seconds < 0 or (name != "retry_sleep" and seconds == 0):
                 raise ValueError(f"must be positive, got {raw!r}")
             return seconds
-        if name in ("download_dir", "local_dir", "override_dir"):
+        if name in ("download_dir", "local_dir", "override_dir", "bootstrap_bundle"):
             return Path(raw).expanduser() if raw not in (None, "") else None
         if name == "servers":
             return _parse_servers(raw, origin)

@@ -5,6 +5,8 @@
     DisconfError
      +-- InvalidNameError (also ValueError)   a name that cannot be an app/env/version/config
      +-- PropertiesError (also ValueError)    a .properties text that cannot be parsed
+     +-- FormatSyntaxError (also ValueError)  a file its format's parser refuses, with line and
+                                              column (:mod:`disconf_core.formats`)
      +-- StandbyError                         master/standby (:mod:`disconf_core.standby`; the
                                               whole tree: ``disconf_client.standby.errors``)
 

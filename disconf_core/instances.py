@@ -3,19 +3,25 @@
 * Change notification data (server -> config node): an item's new value as UTF-8; a file's whole
   new content as a JSON string literal (the original's format; clients ignore it).
 * Instance node data (client -> its EPHEMERAL child): an item's raw value; for a file a JSON
-  object of the parsed ``.properties`` map (``{}`` for other formats).
+  object of the parsed ``.properties`` map (``{}`` for other formats). Our client adds the
+  schema it binds under the reserved key :data:`~disconf_core.schema.SCHEMA_KEY`
+  (:mod:`disconf_core.schema`, read by the server's publish guard).
 * The self-check compares an instance's data with the stored value: every key the instance
-  reports must equal the stored one (numbers numerically, strings trimmed).
+  reports must equal the stored one (numbers numerically, strings trimmed); the reserved schema
+  key is not a config key and is skipped.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .exceptions import PropertiesError
 from .properties import parse_properties
+from .schema import SCHEMA_KEY
 
 __all__ = [
     "InstanceCheck",
@@ -23,6 +29,7 @@ __all__ = [
     "check_item_instance",
     "file_instance_data",
     "file_notification_data",
+    "instance_schema",
     "is_properties_file",
     "item_instance_data",
     "item_notification_data",
@@ -44,15 +51,28 @@ def item_notification_data(value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def file_instance_data(name: str, content: str) -> bytes:
-    """What a client writes into its instance node for a file."""
-    if not is_properties_file(name):
-        return b"{}"
-    try:
-        values = parse_properties(content)
-    except PropertiesError:
-        return b"{}"
+def file_instance_data(name: str, content: str, schema: Mapping[str, Any] | None = None) -> bytes:
+    """What a client writes into its instance node for a file (``schema``: what it binds)."""
+    values: dict[str, Any] = {}
+    if is_properties_file(name):
+        try:
+            values = dict(parse_properties(content))
+        except PropertiesError:
+            values = {}
+    values.pop(SCHEMA_KEY, None)
+    if schema is not None:
+        values[SCHEMA_KEY] = dict(schema)
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def instance_schema(data: bytes) -> Mapping[str, Any] | None:
+    """The schema an instance node carries (our client), or None (other clients, bad data)."""
+    try:
+        reported = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    schema = reported.get(SCHEMA_KEY) if isinstance(reported, dict) else None
+    return schema if isinstance(schema, dict) else None
 
 
 def item_instance_data(value: str) -> bytes:
@@ -113,7 +133,11 @@ def check_file_instance(
             stored = parse_properties(stored_content)
         except PropertiesError:
             stored = {}
-    mismatched = [key for key, value in reported.items() if not _same(stored.get(key), value)]
+    mismatched = [
+        key
+        for key, value in reported.items()
+        if key != SCHEMA_KEY and not _same(stored.get(key), value)
+    ]
     return InstanceCheck(instance, text, mismatched)
 
 

@@ -48,6 +48,8 @@ def test_public_names_are_exported() -> None:
         "exceptions",
         "hashing",
         "instances",
+        "formats",
+        "schema",
         "names",
         "properties",
         "zkpaths",
