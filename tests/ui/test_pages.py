@@ -1,7 +1,7 @@
 """Every console list is paginated: a version with 3,000 items and 300 files and a file with
 2,000 revisions render bounded pages; following the page links visits every row exactly once;
 revision lists carry metadata and load values per compared revision. Also the smaller lists
-(apps, audit, users, tokens) page with ``?limit=``, and one view creates files and items."""
+(apps, envs, audit, users, tokens) page with ``?limit=``, and one view creates files and items."""
 
 from __future__ import annotations
 
@@ -163,6 +163,8 @@ def test_small_lists_page_with_limit(app: Flask, as_role: Any) -> None:
     assert sorted(users) == ["admin", "editor", "outsider", "viewer"] and len(pages) == 2
     apps, pages = _walk(admin, "/apps?limit=1", r'href="/apps/([^"/]+)" class="strong"')
     assert apps == ["demo", "other"] and len(pages) == 2
+    envs, pages = _walk(admin, "/envs?limit=1", r'<td class="strong">([^<]+)</td>')
+    assert envs == ["dev", "prod"] and len(pages) == 2
     with get_db(app).new_session() as session:
         for number in range(7):
             ops.audit(session, actor="pager", action="test.event", target=f"e{number}")
