@@ -32,7 +32,13 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from disconf_core import ConfigType, Coordinates, config_node
+from disconf_core import (
+    ConfigType,
+    Coordinates,
+    InvalidNameError,
+    config_node,
+    validate_config_name,
+)
 
 from .. import services
 from ..auth import require_admin, require_app, require_user, visible_app_ids
@@ -63,6 +69,12 @@ def error_response(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response
+
+
+@bp.errorhandler(InvalidNameError)
+def _invalid_name(exc: InvalidNameError) -> Response:
+    """A name refused anywhere below a view (a helper, the guard) is the caller's 400."""
+    return error_response(400, str(exc))
 
 
 @bp.errorhandler(ServiceError)
@@ -109,7 +121,8 @@ def scoped(*, write: bool) -> Callable[[V], V]:
     """Authenticate, validate ``app``/``env``/``version``/``kind`` of the URL, check the grant.
 
     The view receives a :class:`Scope` first, then the URL values not consumed here (``name``).
-    Names are validated before the grant is checked (a malformed name is a 400 for everyone).
+    Names are validated before the grant is checked (a malformed name is a 400 for everyone);
+    a config ``name`` by the rules every stored name follows (publishing checks more).
     """
 
     def decorate(view: V) -> V:
@@ -124,6 +137,9 @@ def scoped(*, write: bool) -> Callable[[V], V]:
             kind = _kind(values.pop("kind")) if "kind" in values else None
             if env is not None and version is not None:
                 services.coordinates(app, env, version)
+            if kind is not None and "name" in values:
+                # The structural rules every config name ever stored follows (lookups too).
+                validate_config_name(values["name"], kind.segment, storable=False)
             require_app(user, app, write=write)
             return view(Scope(user, app, env, version, kind), **values)
 

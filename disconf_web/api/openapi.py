@@ -53,6 +53,7 @@ _ERRORS = {
     412: "If-Match is not the current ETag",
     413: "Body over DISCONF_MAX_CONFIG_BYTES",
     415: "A body this endpoint does not take",
+    422: "The publish guard refused the content (syntax, or what running instances accept)",
     503: "The database or ZooKeeper does not answer in time",
 }
 _ALWAYS = (400, 401, 404, 405, 503)
@@ -451,12 +452,8 @@ _PATHS: dict[str, Any] = {
             "requestBody": _CONFIG_BODY,
             "responses": _responses(
                 {200: _json(_ref("Change"), "Updated"), 201: _json(_ref("Change"), "Created")},
-                403,
-                409,
-                412,
-                413,
-                415,
-            ),  # fmt: skip
+                *(403, 409, 412, 413, 415, 422),
+            ),
         },
         "delete": {
             "summary": "Delete a config (a revision; a later PUT revives it)",
@@ -501,7 +498,7 @@ _PATHS: dict[str, Any] = {
                 },
             },
             "responses": _responses(
-                {200: _json(_ref("Change"), "Rolled back")}, 403, 409, 412, 413, 415
+                {200: _json(_ref("Change"), "Rolled back")}, 403, 409, 412, 413, 415, 422
             ),
         }
     },

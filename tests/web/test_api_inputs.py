@@ -154,3 +154,23 @@ def test_over_long_strings_on_bounded_columns(client: FlaskClient, tokens: Token
             assert response.get_json()["error"], url[:80]
     listed = client.get("/api/v1/apps", headers=admin).get_json()["apps"]
     assert all(len(app["description"]) <= 1000 for app in listed)
+
+
+def test_malformed_config_names_are_400_on_every_config_route(
+    client: FlaskClient, tokens: Tokens
+) -> None:
+    admin = tokens.headers("admin")
+    name = "a%0Fb.properties"  # U+000F, a control character
+    for method, suffix, body in (
+        ("GET", "", None),
+        ("PUT", "", {"value": "1"}),
+        ("DELETE", "", None),
+        ("GET", "/revisions", None),
+        ("GET", "/revisions/1", None),
+        ("POST", "/rollback", {"revision": 1}),
+        ("GET", "/instances", None),
+    ):
+        response = client.open(
+            f"{BASE}/items/{name}{suffix}", method=method, json=body, headers=admin
+        )
+        _error(response, 400, "U+000F", "control characters")
