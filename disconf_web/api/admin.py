@@ -157,7 +157,10 @@ def _json_body() -> dict[str, Any]:
             f"send a JSON object with Content-Type: application/json "
             f"(got {request.mimetype or 'no Content-Type'!r})"
         )
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body is not a JSON object")
     _check_unicode(body, "$")

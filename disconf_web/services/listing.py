@@ -118,7 +118,7 @@ def _decode(cursor: str | None, types: Sequence[type]) -> tuple[Any, ...] | None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest(problem) from None
     if not isinstance(key, list) or len(key) != len(types):
         raise BadRequest(problem)

@@ -174,3 +174,15 @@ def test_malformed_config_names_are_400_on_every_config_route(
             f"{BASE}/items/{name}{suffix}", method=method, json=body, headers=admin
         )
         _error(response, 400, "U+000F", "control characters")
+
+
+def test_deeply_nested_json_and_cursors(client: FlaskClient, tokens: Tokens) -> None:
+    import base64
+
+    headers = {**tokens.headers("admin"), **JSON}
+    deep = "[" * 100_000 + "]" * 100_000
+    _error(client.post("/api/v1/apps", data=deep, headers=headers), 400, "nested too deeply")
+    nested = '{"name": ' + "[" * 5000 + "]" * 5000 + "}"
+    _error(client.post("/api/v1/apps", data=nested, headers=headers), 400)
+    cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")
+    _error(client.get(f"/api/v1/apps?cursor={cursor}", headers=headers), 400, "cursor")
