@@ -13,8 +13,15 @@ from __future__ import annotations
 from flask import Flask
 
 # Importing the page modules registers their routes on the ``console`` blueprint.
-from . import pages_admin, pages_apps, pages_auth, pages_configs, pages_history  # noqa: F401
-from . import pages_notifications  # noqa: F401 - undelivered notifications (admins)
+# pages_notifications: undelivered notifications (admins).
+from . import (  # noqa: F401
+    pages_admin,
+    pages_apps,
+    pages_auth,
+    pages_configs,
+    pages_history,
+    pages_notifications,
+)
 from .blueprint import bp
 from .security import check_api_csrf, configure_sessions, drop_stale_session
 
