@@ -14,8 +14,8 @@ import click
 from flask import Flask
 
 from . import create_app, services
-from .extensions import Database
-from .migrate import upgrade
+from .extensions import Database, get_db
+from .migrate import database_outage, upgrade
 from .quickstart import run_quickstart
 from .serving import (
     DEFAULT_BODY_TIMEOUT,
@@ -188,9 +188,17 @@ def serve(
         raise click.ClickException(str(exc)) from exc
     url = checked.config["DATABASE_URL"]
     try:
-        upgrade(url)
+        outage = database_outage(url, get_db(checked).timeouts)
+        if outage is None:
+            upgrade(url)
     except Exception as exc:
         raise click.ClickException(f"migration of {_safe(url)} failed: {exc}") from exc
+    if outage is not None:  # a restart during a database outage: serve the last-served values
+        click.echo(
+            f"warning: database {_safe(url)} does not answer ({outage}); serving, client reads "
+            "answer last-served values, writes 503; migrations run at the next start",
+            err=True,
+        )
     serve_app(
         create_app,
         host=host,
