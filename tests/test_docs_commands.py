@@ -424,6 +424,23 @@ def test_quoted_command_exists(tmp_path: Path, inline: tuple[str, str]) -> None:
     assert result.returncode == 0, f"{source} quotes `{command}`:\n{result.stderr}"
 
 
+SCRIPTS: list[tuple[str, str]] = sorted(
+    {
+        (path.relative_to(ROOT).as_posix(), match)
+        for path in DOCS
+        for match in re.findall(r"`(?:\./)?(scripts/[\w./-]+)", _outside_fences(path.read_text()))
+    }
+)
+
+
+@pytest.mark.parametrize("quoted", SCRIPTS, ids=lambda pair: f"{pair[0]}:{pair[1]}")
+def test_quoted_script_exists(quoted: tuple[str, str]) -> None:
+    """A script quoted in prose (``scripts/bench.sh``) exists and is executable (running the
+    benchmarks or the suite from here is not possible: see NOT_RUN)."""
+    source, script = quoted
+    assert os.access(ROOT / script, os.X_OK), f"{source} quotes {script}: not an executable file"
+
+
 def _help_pages(program: str, env: dict[str, str], depth: int = 3) -> dict[str, str]:
     """``--help`` of ``program`` and each of its subcommands, recursively (bounded depth)."""
     pages: dict[str, str] = {}
