@@ -20,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from disconf_web import create_app, get_db, shutdown_app
+from disconf_web import SettingsError, create_app, get_db, shutdown_app
 from disconf_web.migrate import upgrade
+from disconf_web.protocol import get_protocol
 from tests.helpers import wait_until
 
 from .conftest import Tokens, make_tokens
@@ -235,4 +236,28 @@ def test_an_exhausted_pool_answers_503_instead_of_waiting(tmp_path: Path) -> Non
     finally:
         for connection in held:
             connection.close()
+        shutdown_app(app)
+
+
+def test_database_bounds_are_settings_checked_all_at_once(tmp_path: Path) -> None:
+    bad = {
+        "DB_CONNECT_TIMEOUT": "0",
+        "DB_READ_TIMEOUT": "soon",
+        "DB_WRITE_TIMEOUT": "inf",
+        "DB_POOL_TIMEOUT": -1,
+        "DB_BUSY_TIMEOUT": "nan",
+        "LAST_SERVED_MAX_BYTES": "0",
+    }
+    with pytest.raises(SettingsError) as raised:
+        create_app({"TESTING": True, "ZK_ENABLED": False, **bad})
+    for key in bad:
+        assert f"DISCONF_{key}=" in str(raised.value), key
+    app = create_app(
+        {"TESTING": True, "ZK_ENABLED": False, "DATABASE_URL": f"sqlite:///{tmp_path / 'x'}",
+         "DB_READ_TIMEOUT": "2.5", "LAST_SERVED_DIR": ""}
+    )  # fmt: skip
+    try:
+        assert get_db(app).timeouts.read == 2.5
+        assert get_protocol(app).last_served.directory is None  # "" turns the disk copy off
+    finally:
         shutdown_app(app)
