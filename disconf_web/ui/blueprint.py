@@ -1,12 +1,15 @@
 """The console's blueprint (``console``: server-rendered Jinja, autoescaped) and what every page
-shares: CSRF check, security headers, template globals and filters, the error pages, and the URL
-patterns of a version and a config.
+shares: CSRF check, security headers, template globals and filters (page links, readable audit
+details), the error pages, and the URL patterns of a version and a config (from
+:mod:`disconf_web.urls`, shared with the admin API).
 
 The pages themselves register their routes on :data:`bp` from the ``pages_*`` modules
 (:mod:`disconf_web.ui` imports them all), grouped by what a person is doing: signing in
 (:mod:`~disconf_web.ui.pages_auth`), browsing apps and envs (:mod:`~disconf_web.ui.pages_apps`),
 editing configs (:mod:`~disconf_web.ui.pages_configs`), looking back and copying
 (:mod:`~disconf_web.ui.pages_history`) and administering (:mod:`~disconf_web.ui.pages_admin`).
+Their views are wrapped by :mod:`~disconf_web.ui.scope`'s decorators (log-in, URL values, grant)
+and show long lists a page at a time.
 
 Every change goes through :mod:`disconf_web.services` (configs, catalog, accounts, console), so
 each is a revision, a ZooKeeper notification and an audit event exactly as through the admin API.
