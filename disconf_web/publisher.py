@@ -36,6 +36,7 @@ from flask import Flask
 
 from . import services
 from .extensions import get_db
+from .guard import PublishGuard
 from .instances import InstanceRegistry
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
 from .services import ChangeResult, ConfigChange
@@ -67,6 +68,7 @@ class Publisher:
     connection: ZooKeeperConnection
     notifier: Notifier
     instances: InstanceRegistry
+    guard: PublishGuard
 
     def __init__(self, app: Flask | None = None) -> None:
         if app is not None:
@@ -91,6 +93,7 @@ class Publisher:
             max_data_bytes=int(config.get("NOTIFY_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
         )
         self.instances = InstanceRegistry(self.connection)
+        self.guard = PublishGuard(self.instances)
         app.extensions[EXTENSION_KEY] = self
 
     @property
@@ -119,9 +122,25 @@ class Publisher:
         return Published(result, self.deliver(ids))
 
     def publish_config(
-        self, session: so.Session, *, content: bytes | str, **change: Unpack[ConfigChange]
+        self,
+        session: so.Session,
+        *,
+        content: bytes | str,
+        force: str | None = None,
+        **change: Unpack[ConfigChange],
     ) -> Published:
-        """Create or update a file or item, then notify its clients."""
+        """Create or update a file or item, then notify its clients.
+
+        The publish guard (:mod:`.guard`) checks the content first: a syntax error, or a value
+        a running instance would reject, raises ``GuardRefusal`` (422) unless ``force`` (an
+        admin's reason) overrides the fleet check; a forced publish is audited.
+        """
+        coords = change["coords"]
+        reports = self.guard.check(
+            zk_prefix=self.zk_prefix,
+            configs=[(coords, change["kind"], change["name"], content)],
+            force=force,
+        )
         result = services.publish_config(
             session,
             content=content,
@@ -129,6 +148,10 @@ class Publisher:
             zk_prefix=self.zk_prefix,
             **change,
         )
+        if force and result.changed:
+            self.guard.record_forced(
+                session, reports, coords=coords, actor=change["actor"], reason=force
+            )
         return self._published(result)
 
     def rollback_config(
@@ -157,8 +180,21 @@ class Publisher:
         actor: str,
         comment: str,
         delete_removed: bool = False,
+        force: str | None = None,
     ) -> str:
-        """Apply a copy plan (many publishes), then notify; the notification's fate."""
+        """Apply a copy plan (many publishes), then notify; the notification's fate.
+
+        The publish guard checks every added or changed config first (see :meth:`publish_config`).
+        """
+        reports = self.guard.check(
+            zk_prefix=self.zk_prefix,
+            configs=[
+                (plan.target, entry.kind, entry.name, entry.source_value or "")
+                for entry in plan.entries
+                if entry.status in ("added", "changed")
+            ],
+            force=force,
+        )
         ids = console_services.apply_copy(
             session,
             plan,
@@ -168,6 +204,10 @@ class Publisher:
             max_bytes=self.max_bytes,
             zk_prefix=self.zk_prefix,
         )
+        if force:
+            self.guard.record_forced(
+                session, reports, coords=plan.target, actor=actor, reason=force
+            )
         return self.deliver(ids)
 
     # -- lifecycle -----------------------------------------------------------------------------

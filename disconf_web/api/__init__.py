@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import accounts as _accounts  # noqa: F401 - registers its routes
 from . import notifications as _notifications  # noqa: F401 - registers its routes (outbox)
 from . import openapi as _openapi  # noqa: F401 - registers /api/v1/openapi.json
+from . import release as _release  # noqa: F401 - registers its routes (guard, bundles, copy)
 from . import standby as _standby  # noqa: F401 - registers its routes (master/standby)
 from .admin import bp as admin_bp
 from .client import bp as client_bp

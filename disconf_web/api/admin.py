@@ -43,6 +43,7 @@ from disconf_core import (
 from .. import services
 from ..auth import require_admin, require_app, require_user, visible_app_ids
 from ..extensions import get_db
+from ..guard import force_reason
 from ..instances import SharedNode, require_own_node, self_check
 from ..models import Role, User
 from ..publisher import Published, get_publisher
@@ -79,7 +80,11 @@ def _invalid_name(exc: InvalidNameError) -> Response:
 
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError) -> Response:
-    return error_response(exc.status, str(exc))
+    response = error_response(exc.status, str(exc))
+    body = getattr(exc, "body", None)  # structured details (the publish guard's 422)
+    if callable(body):
+        response.set_data(json.dumps({"error": str(exc), **body()}, ensure_ascii=False))
+    return response
 
 
 def _session() -> Any:
@@ -378,6 +383,7 @@ def put_config(scope: Scope, name: str) -> Response:
         kind=kind,
         name=name,
         content=content,
+        force=force_reason(scope.user),
         actor=scope.user.name,
         comment=_comment(),
         if_match=request.headers.get("If-Match"),

@@ -142,6 +142,22 @@ IF_MATCH = {
     "description": "Change only if the config's current ETag is this one ('*': if it exists)",
     "schema": {"type": "string"},
 }
+FORCE = [
+    {
+        "name": "force_reason",
+        "in": "query",
+        "required": False,
+        "description": "Admins: publish although running instances would reject it (audited)",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+    {
+        "name": "X-Disconf-Force-Reason",
+        "in": "header",
+        "required": False,
+        "description": "Same as ?force_reason=",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+]
 PAGE = [LIMIT, CURSOR]
 COORDS = [APP, ENV, VERSION]
 CONFIG = [*COORDS, KIND, NAME]
@@ -448,7 +464,7 @@ _PATHS: dict[str, Any] = {
         },
         "put": {
             "summary": "Publish a file or an item (a new revision and a notification)",
-            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH],
+            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH, *FORCE],
             "requestBody": _CONFIG_BODY,
             "responses": _responses(
                 {200: _json(_ref("Change"), "Updated"), 201: _json(_ref("Change"), "Created")},

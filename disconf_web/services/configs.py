@@ -78,6 +78,8 @@ __all__ = [
     "notification_data",
     "publish_config",
     "rollback_config",
+    "stage_delete",
+    "stage_publish",
 ]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -354,24 +356,29 @@ def _apply(session: so.Session, change: _Change) -> ChangeResult:
         "fetch it again and retry"
     )
     with transaction(session, conflict=conflict):
-        rows = _rows(session, change.coords)
-        config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
-        _check_if_match(config, change)
-        live = _live(config)
-        if change.value is None:
-            _existing(config if live else None, change.kind, change.name, change.coords)
-        elif live and config is not None and config.value == change.value:
-            return ChangeResult(config=config, changed=False)
-        else:
-            claim_node(session, change.coords, *rows)
-        created = config is None
-        old_value = config.value if config is not None and live else None
-        action = change.action
-        if created and action is RevisionAction.UPDATE:
-            action = RevisionAction.CREATE
-        now = utcnow()
-        config = _write_row(session, rows, config, change, now)
-        ids = _record(session, config, change, action=action, old_value=old_value, now=now)
+        return _stage(session, change)
+
+
+def _stage(session: so.Session, change: _Change) -> ChangeResult:
+    """Write one change inside the caller's transaction (see :func:`_apply`)."""
+    rows = _rows(session, change.coords)
+    config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
+    _check_if_match(config, change)
+    live = _live(config)
+    if change.value is None:
+        _existing(config if live else None, change.kind, change.name, change.coords)
+    elif live and config is not None and config.value == change.value:
+        return ChangeResult(config=config, changed=False)
+    else:
+        claim_node(session, change.coords, *rows)
+    created = config is None
+    old_value = config.value if config is not None and live else None
+    action = change.action
+    if created and action is RevisionAction.UPDATE:
+        action = RevisionAction.CREATE
+    now = utcnow()
+    config = _write_row(session, rows, config, change, now)
+    ids = _record(session, config, change, action=action, old_value=old_value, now=now)
     return ChangeResult(
         config=config,
         changed=True,
@@ -397,6 +404,29 @@ def publish_config(
     _check_name(kind, name, storable=True)
     value = _decode(kind, name, content, max_bytes)
     return _apply(session, _Change(value, RevisionAction.UPDATE, zk_prefix, **change))
+
+
+def stage_publish(
+    session: so.Session,
+    *,
+    content: bytes | str,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    zk_prefix: str = "/disconf",
+    **change: Unpack[ConfigChange],
+) -> ChangeResult:
+    """:func:`publish_config` inside the caller's transaction (``with transaction(...)``):
+    several changes commit together or not at all (bundle imports)."""
+    kind, name = change["kind"], change["name"]
+    _check_name(kind, name, storable=True)
+    value = _decode(kind, name, content, max_bytes)
+    return _stage(session, _Change(value, RevisionAction.UPDATE, zk_prefix, **change))
+
+
+def stage_delete(
+    session: so.Session, *, zk_prefix: str = "/disconf", **change: Unpack[ConfigChange]
+) -> ChangeResult:
+    """:func:`delete_config` inside the caller's transaction (see :func:`stage_publish`)."""
+    return _stage(session, _Change(None, RevisionAction.DELETE, zk_prefix, **change))
 
 
 def delete_config(

@@ -1,0 +1,282 @@
+"""The publish guard: refuse, before anything is stored, a file its parser or the fleet rejects.
+
+Two checks run on every publish of a file or item through the
+:class:`~disconf_web.publisher.Publisher` (the API's PUT, the console's editor, copies and
+bundle imports), and in the dry run (``POST .../check``, the console's diff preview):
+
+* **Syntax**: a file whose name has a known format (``.properties``, ``.yaml``/``.yml``,
+  ``.json``, ``.toml``, ``.ini``; :mod:`disconf_core.formats`) must parse; otherwise 422 naming
+  the line and the column.
+* **The running fleet's types**: our client writes the schema it binds (keys, types, required)
+  into its instance node (:mod:`disconf_core.schema`). The guard reads every live instance of
+  the config and converts the new content against each schema with the converters the client
+  uses; a value some instance would reject is a 422 listing instances, key, value and expected
+  type ("3 instances of shop would reject `port=80a0`: ..."). Unmodified Disconf clients
+  publish no schema and are not checked. Items carry no schema (their instance data is the raw
+  value the self-check compares), so the fleet check covers files only.
+
+An admin may force a refused publish with a reason (``force``): it is stored, and an audit
+event ``config.guard_forced`` records the reason and what the fleet would reject.
+
+Error Handling
+--------------
+* ZooKeeper down, paused, session ``LOST`` or disabled: the fleet cannot be asked; the syntax
+  check still runs, the publish goes on (publishing must not depend on ZooKeeper), the outcome
+  says ``fleet: "unavailable"`` and a warning is logged. Reads are bounded by
+  :data:`~disconf_web.instances.CONNECT_WAIT` + :data:`~disconf_web.instances.READ_TIMEOUT`.
+* An instance whose data is not our schema (another client, garbage) is skipped.
+* Database: the guard reads nothing from it; the forced-publish audit event is written in its
+  own transaction right after the publish committed (a database lost in between loses that
+  event, not the publish).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy.orm as so
+from flask import request
+
+from disconf_core import ConfigType, Coordinates, config_node
+from disconf_core.formats import FormatSyntaxError, check_syntax, parse_mapping
+from disconf_core.instances import instance_schema
+from disconf_core.schema import FieldRejection, check_document
+
+from .auth import require_admin
+from .instances import InstanceRegistry
+from .models import User
+from .services import BadRequest, ServiceError
+from .services.transactions import audit, transaction
+
+__all__ = [
+    "FleetRejection",
+    "GuardRefusal",
+    "GuardReport",
+    "PublishGuard",
+    "force_reason",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_INSTANCES = 20
+MAX_REASON = 1000
+
+
+def force_reason(user: User) -> str | None:
+    """The admin's reason to force past the guard (``?force_reason=`` or the header
+    ``X-Disconf-Force-Reason``), or None; a non-admin asking to force gets 403."""
+    reason = request.args.get("force_reason") or request.headers.get("X-Disconf-Force-Reason")
+    if not reason or not reason.strip():
+        return None
+    require_admin(user, "force a publish past the publish guard")
+    reason = reason.strip()
+    if len(reason) > MAX_REASON:
+        raise BadRequest(f"force_reason is {len(reason)} characters: at most {MAX_REASON}")
+    return reason
+
+
+@dataclass(frozen=True)
+class FleetRejection:
+    """One key/value refused the same way by some instances."""
+
+    key: str
+    value: str | None
+    expected: str
+    reason: str
+    instances: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "value": self.value,
+            "expected": self.expected,
+            "reason": self.reason,
+            "instances": list(self.instances[:MAX_LISTED_INSTANCES]),
+            "instance_count": len(self.instances),
+        }
+
+    def sentence(self, app: str) -> str:
+        count = len(self.instances)
+        who = f"{count} instance{'s' if count != 1 else ''} of {app}"
+        if self.value is None:
+            return f"{who} would reject it: key {self.key!r} is missing (required, {self.expected})"
+        return (
+            f"{who} would reject `{self.key}={self.value}`: expected {self.expected}: {self.reason}"
+        )
+
+
+@dataclass
+class GuardReport:
+    """What the guard found for one config's new content."""
+
+    kind: ConfigType
+    name: str
+    app: str
+    syntax: FormatSyntaxError | None = None
+    rejections: list[FleetRejection] = field(default_factory=list)
+    fleet: str = "not checked"  # checked | unavailable | not checked (items, unknown formats)
+    instances_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.syntax is None and not self.rejections
+
+    def message(self) -> str:
+        if self.syntax is not None:
+            return str(self.syntax)
+        return f"{self.kind.segment} {self.name!r}: " + "; ".join(
+            rejection.sentence(self.app) for rejection in self.rejections
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.segment,
+            "name": self.name,
+            "ok": self.ok,
+            "syntax": None if self.syntax is None else self.syntax.as_dict(),
+            "rejections": [rejection.as_dict() for rejection in self.rejections],
+            "fleet": self.fleet,
+            "instances_checked": self.instances_checked,
+        }
+
+
+class GuardRefusal(ServiceError, status=422):
+    """The guard refused a publish (syntax or fleet); ``reports`` hold what was found."""
+
+    def __init__(self, reports: Sequence[GuardReport]) -> None:
+        self.reports = list(reports)
+        refused = [report for report in self.reports if not report.ok]
+        message = "; ".join(report.message() for report in refused)
+        if any(report.syntax is None for report in refused):
+            message += " (an admin may force it with a reason)"
+        super().__init__(message)
+
+    @property
+    def forcible(self) -> bool:
+        """Only fleet refusals may be forced: a syntax error is never stored."""
+        return all(report.syntax is None for report in self.reports)
+
+    def body(self) -> dict[str, Any]:
+        return {"guard": [report.as_dict() for report in self.reports if not report.ok]}
+
+
+def _text(content: bytes | str) -> str | None:
+    if isinstance(content, str):
+        return content
+    try:
+        return bytes(content).decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # the services refuse it (400) with the offset
+
+
+class PublishGuard:
+    """The syntax and fleet checks of one app (held by its publisher)."""
+
+    def __init__(self, registry: InstanceRegistry) -> None:
+        self.registry = registry
+
+    def inspect(
+        self,
+        *,
+        zk_prefix: str,
+        coords: Coordinates,
+        kind: ConfigType,
+        name: str,
+        content: bytes | str,
+    ) -> GuardReport:
+        """Check one new content (a dry run: nothing is refused or stored here)."""
+        report = GuardReport(kind, name, coords.app)
+        text = _text(content)
+        if text is None or kind is not ConfigType.FILE:
+            return report
+        report.syntax = check_syntax(name, text)
+        if report.syntax is not None:
+            return report
+        self._check_fleet(report, zk_prefix, coords, text)
+        return report
+
+    def _check_fleet(
+        self, report: GuardReport, zk_prefix: str, coords: Coordinates, text: str
+    ) -> None:
+        path = config_node(zk_prefix, coords, report.kind, report.name)
+        try:
+            self.registry.wait_connected()
+            instances = self.registry.instances(path)
+        except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused, disabled or slow
+            log.warning("publish guard: cannot read the instances of %s: %s", path, exc)
+            report.fleet = "unavailable"
+            return
+        report.fleet = "checked"
+        grouped: dict[tuple[str, str | None, str, str], list[str]] = {}
+        for instance in instances:
+            schema = instance_schema(instance.data)
+            if schema is None:
+                continue
+            report.instances_checked += 1
+            for rejection in _reject(report.name, text, schema):
+                key = (rejection.key, rejection.value, rejection.expected, rejection.reason)
+                grouped.setdefault(key, []).append(instance.name)
+        report.rejections = [
+            FleetRejection(key, value, expected, reason, tuple(names))
+            for (key, value, expected, reason), names in grouped.items()
+        ]
+
+    def check(
+        self,
+        *,
+        zk_prefix: str,
+        configs: Sequence[tuple[Coordinates, ConfigType, str, bytes | str]],
+        force: str | None = None,
+    ) -> list[GuardReport]:
+        """Inspect every config; raise :class:`GuardRefusal` unless all pass or ``force``
+        (a reason) overrides refusals of the fleet. Returns the reports (forced ones too)."""
+        reports = [
+            self.inspect(zk_prefix=zk_prefix, coords=c, kind=k, name=n, content=content)
+            for c, k, n, content in configs
+        ]
+        refused = [report for report in reports if not report.ok]
+        if refused:
+            refusal = GuardRefusal(refused)
+            if not force or not refusal.forcible:
+                raise refusal
+        return reports
+
+    @staticmethod
+    def record_forced(
+        session: so.Session,
+        reports: Sequence[GuardReport],
+        *,
+        coords: Coordinates,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """The audit event of a publish forced past the guard (its own transaction)."""
+        refused = [report for report in reports if not report.ok]
+        if not refused:
+            return
+        with transaction(session, conflict="the forced-publish audit event"):
+            for report in refused:
+                audit(
+                    session,
+                    actor=actor,
+                    action="config.guard_forced",
+                    app=coords.app,
+                    target=f"{coords}/{report.kind.segment}/{report.name}",
+                    reason=reason,
+                    refused=report.message(),
+                    rejections=[rejection.as_dict() for rejection in report.rejections],
+                )
+
+
+def _reject(name: str, text: str, schema: Any) -> list[FieldRejection]:
+    fmt = schema.get("format") if isinstance(schema.get("format"), str) else None
+    try:
+        document = parse_mapping(name, text, fmt)
+    except FormatSyntaxError as exc:
+        return [FieldRejection("<document>", "(the whole file)", str(fmt), str(exc))]
+    if document is None:  # a format this server does not know (a newer client)
+        return []
+    return check_document(schema, document)
