@@ -69,7 +69,7 @@ ENDPOINTS: dict[str, str] = {
     "/api/config/list": "client_api.config_list",
     "/api/config/simple/list": "client_api.config_simple_list",
 }
-_LOOKUPS = ("/api/config/item", "/api/config/file")
+_LOOKUP_ENDPOINTS = frozenset({ENDPOINTS["/api/config/item"], ENDPOINTS["/api/config/file"]})
 _PARAMS = ("app", "env", "version", "type", "name")
 
 _C = Config.__table__
@@ -291,7 +291,7 @@ class ClientProtocol:
         headers += extra
         if status >= 500:
             outcome = "error"
-        elif endpoint in (ENDPOINTS["/api/config/item"], ENDPOINTS["/api/config/file"]):
+        elif endpoint in _LOOKUP_ENDPOINTS:
             outcome = "found" if any(name == "ETag" for name, _ in extra) else "not_found"
         else:
             outcome = "ok"

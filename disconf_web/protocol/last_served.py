@@ -85,26 +85,36 @@ class LastServed:
 
     def put(self, key: ServedKey, entry: Served) -> None:
         """Remember ``entry``; writes the disk copy only when it differs from the last one."""
-        if _size(entry) > self.max_bytes:
-            self.discard(key)
-            return
         with self._lock:
-            changed = self._cache.get(key) != entry
-            self._cache[key] = entry
-        if changed and self.directory is not None:
+            known = self._cache.get(key)  # also marks it recently used
+            if known is not None and (known.md5, known.credential) == (entry.md5, entry.credential):
+                return  # the steady state: the same value (same MD5) served again
+            fits = _size(entry) <= self.max_bytes
+            if fits:
+                self._cache[key] = entry
+            else:
+                self._cache.pop(key, None)
+        if self.directory is None:
+            return
+        if fits:
             self._write(key, entry)
+        else:  # too large to keep
+            self._unlink(key)
 
     def discard(self, key: ServedKey) -> None:
         """Forget ``key`` (the database says it no longer exists)."""
         with self._lock:
             known = self._cache.pop(key, None) is not None
         if self.directory is not None and known:
-            try:
-                self._path(key).unlink(missing_ok=True)
-            except OSError as exc:
-                log.warning("last-served copy of %r not removed: %s", key, exc)
+            self._unlink(key)
 
     # -- disk ------------------------------------------------------------------------------------
+
+    def _unlink(self, key: ServedKey) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("last-served copy of %r not removed: %s", key, exc)
 
     def _path(self, key: ServedKey) -> Path:
         assert self.directory is not None
