@@ -6,6 +6,7 @@ the same proxy process paused (SIGSTOP)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,5 +82,53 @@ def test_a_node_restarted_while_the_database_hangs_serves_what_it_served(
         )
         assert answer.status_code == 503
         assert "database unavailable" in answer.json()["error"]
+    finally:
+        fault_proxy.restore()
+
+
+def test_concurrent_requests_while_the_database_hangs_are_all_answered(
+    mysql_url: str,
+    fault_proxy: FaultProxy,
+    zk_hosts: str,
+    make_web: Callable[..., WebServer],
+    tmp_path: Path,
+) -> None:
+    """Many requests at once against a hung database never pile up on the worker threads: every
+    one is answered (reads with the last-served value, writes 503, probes) within the bounds."""
+    web = make_web(proxied(mysql_url, fault_proxy), zk_hosts, workers=1)
+    web.extra_env.update(BOUNDS, DISCONF_LAST_SERVED_DIR=str(tmp_path / "last-served"))
+    web.stop()
+    web.start()
+    web.ensure_app_env(APP, ENV)
+    web.publish_item(APP, ENV, VERSION, "rate", "7")
+    assert read(web, "/api/config/item", "rate").json()["value"] == "7"
+    fault_proxy.black_hole()
+    try:
+
+        def write() -> int:
+            return requests.put(
+                f"{web.url}/api/v1/apps/{APP}/envs/{ENV}/versions/{VERSION}/items/rate",
+                json={"value": "8"},
+                headers={"Authorization": f"Bearer {web.admin_token}"},
+                timeout=120,
+            ).status_code
+
+        def item() -> bytes:
+            return requests.get(
+                web.url + "/api/config/item", params={**QUERY, "key": "rate"}, timeout=120
+            ).content
+
+        def ready() -> int:
+            return requests.get(web.url + "/readyz", timeout=120).status_code
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            writes = [pool.submit(write) for _ in range(8)]
+            items = [pool.submit(item) for _ in range(24)]
+            probes = [pool.submit(ready) for _ in range(8)]
+            assert [f.result(timeout=180) for f in writes] == [503] * 8
+            assert {f.result(timeout=180) for f in items} == {
+                b'{"status":1,"message":"","value":"7"}'
+            }
+            assert [f.result(timeout=180) for f in probes] == [200] * 8
     finally:
         fault_proxy.restore()
