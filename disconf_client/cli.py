@@ -5,6 +5,10 @@
     disconf get   APP ENV VERSION NAME [--item] [--server HOST:PORT]
     disconf watch APP ENV VERSION NAME [--item] [--count N] [--duration SECONDS]
     disconf push  APP ENV VERSION NAME [FILE | -] [--item VALUE] [--token TOKEN]
+    disconf export APP ENV VERSION [-o FILE] [--token TOKEN]
+    disconf import APP ENV VERSION FILE|- [--preview] [--delete-missing] [--token TOKEN]
+
+``export``/``import``: bundles through the admin API (:mod:`disconf_client.cli_bundles`).
 
 ``--server`` defaults to ``$DISCONF_SERVERS``, ``--token`` to ``$DISCONF_TOKEN`` and
 ``--read-token`` (the app's read credential, if the server requires one) to
@@ -30,6 +34,7 @@ import requests
 
 from disconf_core import Coordinates, DisconfError, content_md5, validate_config_name
 
+from . import cli_bundles
 from .binding import ChangeEvent, snapshot
 from .client import DisconfClient
 from .decorators import disconf_file, disconf_item
@@ -256,6 +261,51 @@ def watch_command(**values: Any) -> int:
 @click.option("--if-match", default=None, help="only if the current ETag is this")
 def push_command(**values: Any) -> int:
     return _push(_Args(**values))
+
+
+def _bundle_command(function: F) -> F:
+    for decorator in reversed(
+        [
+            click.argument("app"),
+            click.argument("env"),
+            click.argument("version"),
+            click.option("--server", default=None, help="HOST:PORT (default: $DISCONF_SERVERS)"),
+            click.option("--token", default=None, help="admin API token (default: $DISCONF_TOKEN)"),
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+@cli.command("export", help="write an app x env x version as one bundle (JSON)")
+@_bundle_command
+@click.option("-o", "--output", default=None, help="file to write (default: stdout)")
+def export_command(**values: Any) -> int:
+    coords = Coordinates(values["app"], values["version"], values["env"])
+    server = resolve_servers(values["server"])[0]
+    token = resolve_token(values["token"])
+    return cli_bundles.export_bundle(server, token, coords, values["output"])
+
+
+@cli.command("import", help="import a bundle: preview, then apply all or nothing")
+@_bundle_command
+@click.argument("file")
+@click.option("--preview", "preview_only", is_flag=True, help="only show what would change")
+@click.option("--delete-missing", is_flag=True, help="delete configs the bundle does not hold")
+@click.option("--comment", default="", help="change comment")
+@click.option("--force-reason", default=None, help="admins: override the publish guard")
+def import_command(**values: Any) -> int:
+    coords = Coordinates(values["app"], values["version"], values["env"])
+    return cli_bundles.import_bundle(
+        resolve_servers(values["server"])[0],
+        resolve_token(values["token"]),
+        coords,
+        values["file"],
+        preview_only=values["preview_only"],
+        delete_missing=values["delete_missing"],
+        comment=values["comment"],
+        force_reason=values["force_reason"],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
