@@ -13,12 +13,17 @@ The audit log answers admins every event, other users the events of the apps gra
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
 import sqlalchemy.orm as so
 from flask import Response, current_app, jsonify, request
 
 from .. import services
 from ..auth import current_token_id, is_admin, require_admin, require_user, visible_app_ids
 from ..extensions import get_db
+from ..models import User
 from ..services import listing
 from .admin import _json_body, _page_args, _string, bp, paged
 from .serialize import audit_json, token_json, user_json
@@ -27,15 +32,42 @@ __all__: list[str] = []
 
 _MAX_FILTER = 1024
 
+R = TypeVar("R")
+
 
 def _session() -> so.Session:
     return get_db(current_app).session()
 
 
+def admin_only(what: str) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Authenticate and require an admin (``what``: the refused action, for the 403); the view
+    receives the admin first."""
+
+    def decorate(view: Callable[..., R]) -> Callable[..., R]:
+        @wraps(view)
+        def wrapper(**values: Any) -> R:
+            actor = require_user()
+            require_admin(actor, what)
+            return view(actor, **values)
+
+        return wrapper
+
+    return decorate
+
+
+def authenticated(view: Callable[..., R]) -> Callable[..., R]:
+    """Authenticate; the view receives the user first."""
+
+    @wraps(view)
+    def wrapper(**values: Any) -> R:
+        return view(require_user(), **values)
+
+    return wrapper
+
+
 @bp.get("/users")
-def list_users() -> Response:
-    user = require_user()
-    require_admin(user, "list users")
+@admin_only("list users")
+def list_users(actor: User) -> Response:
     limit, cursor = _page_args()
     page = listing.page_users(_session(), limit=limit, cursor=cursor)
     apps = services.granted_apps(_session(), [row.id for row in page.items])
@@ -43,9 +75,8 @@ def list_users() -> Response:
 
 
 @bp.post("/users")
-def create_user() -> tuple[Response, int]:
-    actor = require_user()
-    require_admin(actor, "create users")
+@admin_only("create users")
+def create_user(actor: User) -> tuple[Response, int]:
     body = _json_body()
     apps = body.get("apps", [])
     if not isinstance(apps, list) or not all(isinstance(app, str) for app in apps):
@@ -62,32 +93,30 @@ def create_user() -> tuple[Response, int]:
 
 
 @bp.put("/users/<name>/apps/<app>")
-def grant(name: str, app: str) -> Response:
-    actor = require_user()
-    require_admin(actor, "grant apps")
+@admin_only("grant apps")
+def grant(actor: User, name: str, app: str) -> Response:
     services.grant_app(_session(), user=name, app=app, actor=actor.name)
     return jsonify({"user": name, "app": app, "granted": True})
 
 
 @bp.delete("/users/<name>/apps/<app>")
-def revoke(name: str, app: str) -> Response:
-    actor = require_user()
-    require_admin(actor, "revoke grants")
+@admin_only("revoke grants")
+def revoke(actor: User, name: str, app: str) -> Response:
     services.revoke_grant(_session(), user=name, app=app, actor=actor.name)
     return jsonify({"user": name, "app": app, "granted": False})
 
 
 @bp.get("/tokens")
-def list_tokens() -> Response:
-    user = require_user()
+@authenticated
+def list_tokens(user: User) -> Response:
     limit, cursor = _page_args()
     page = listing.page_tokens(_session(), user_id=user.id, limit=limit, cursor=cursor)
     return paged("tokens", [token_json(token) for token in page.items], page.next_cursor)
 
 
 @bp.post("/tokens")
-def create_token() -> tuple[Response, int]:
-    user = require_user()
+@authenticated
+def create_token(user: User) -> tuple[Response, int]:
     body = _json_body()
     new = services.create_token(
         _session(),
@@ -100,8 +129,8 @@ def create_token() -> tuple[Response, int]:
 
 
 @bp.delete("/tokens/<int(max=2147483647):token_id>")
-def revoke_token(token_id: int) -> Response:
-    user = require_user()
+@authenticated
+def revoke_token(user: User, token_id: int) -> Response:
     services.revoke_token(
         _session(),
         token_id=token_id,
@@ -127,9 +156,9 @@ def _storable(text: str) -> bool:
 
 
 @bp.get("/audit")
-def list_audit() -> Response:
+@authenticated
+def list_audit(user: User) -> Response:
     """Audit events, newest first; ``?app=`` and ``?actor=`` filter."""
-    user = require_user()
     limit, cursor = _page_args()
     only_apps = services.app_names(_session(), visible_app_ids(user))
     page = listing.page_audit(

@@ -16,6 +16,12 @@ session's secret); :func:`console_session_active` is checked on every request an
 
 Login takes the same work whether the user exists or not: an unknown or disabled user's password
 is verified against a dummy argon2 hash, so response times do not tell which names exist.
+
+Error Handling
+--------------
+Everything here is one database transaction per call; a lost database raises SQLAlchemy's
+``OperationalError`` with nothing half-written (a revocation and its cascade commit together),
+which the web app answers with 503. No state is kept in the process: a restart changes nothing.
 """
 
 from __future__ import annotations

@@ -16,6 +16,18 @@
   ``hmac.compare_digest``. On the admin API the check follows what authenticated the request
   (:func:`disconf_web.auth.authenticated_by`): a bearer token is exempt, the session cookie
   needs the header too, even when an unrelated ``Authorization`` header rides along.
+* Why not Flask-Login and Flask-WTF's ``CSRFProtect``: measured with both installed, Flask-Login
+  always writes ``_user_id``, ``_fresh`` and ``_id`` into the cookie (even with session
+  protection off) and Flask-WTF keeps a raw token under its form field's name while forms must
+  post a signed, time-stamped derivative of it. Both change the session and CSRF contract the
+  test suite pins (the cookie's keys, the token a form posts), which this redesign had to keep.
+
+Error Handling
+--------------
+Each request reads the user and its session row from the database (no process-local state, so a
+restart or another web process changes nothing). When the database is unreachable the request
+fails with the app's database error (503 on the API, the error page on the console); the
+session cookie stays valid and works again once the database answers.
 """
 
 from __future__ import annotations
