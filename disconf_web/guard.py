@@ -40,7 +40,7 @@ from typing import Any
 import sqlalchemy.orm as so
 from flask import request
 
-from disconf_core import ConfigType, Coordinates, config_node
+from disconf_core import ConfigType, Coordinates, InvalidNameError, config_node
 from disconf_core.formats import FormatSyntaxError, check_syntax, parse_mapping
 from disconf_core.instances import instance_schema
 from disconf_core.schema import FieldRejection, check_document
@@ -201,7 +201,10 @@ class PublishGuard:
     def _check_fleet(
         self, report: GuardReport, zk_prefix: str, coords: Coordinates, text: str
     ) -> None:
-        path = config_node(zk_prefix, coords, report.kind, report.name)
+        try:
+            path = config_node(zk_prefix, coords, report.kind, report.name)
+        except InvalidNameError:
+            return  # no node can exist: the services refuse the name (400 naming the character)
         try:
             self.registry.wait_connected()
             instances = self.registry.instances(path)

@@ -94,25 +94,27 @@ class Base(so.DeclarativeBase):
     pass
 
 
-class App(Base):
-    __tablename__ = "apps"
+class Named:
+    """The columns of a row found by its unique, case-sensitive name (apps, envs, users)."""
+
     __table_args__ = TABLE_ARGS
 
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, sort_order=-2)
+    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True, sort_order=-1)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+
+class App(Named, Base):
+    __tablename__ = "apps"
+
     description: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
     created_by: so.Mapped[str] = so.mapped_column(Name(64))
-    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
-class Env(Base):
+class Env(Named, Base):
     __tablename__ = "envs"
-    __table_args__ = TABLE_ARGS
 
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
     created_by: so.Mapped[str] = so.mapped_column(Name(64))
-    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
 class Config(Base):
@@ -185,16 +187,12 @@ class ConfigRevision(Base):
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
 
-class User(Base):
+class User(Named, Base):
     __tablename__ = "users"
-    __table_args__ = TABLE_ARGS
 
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    name: so.Mapped[str] = so.mapped_column(Name(64), unique=True)
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     role: so.Mapped[str] = so.mapped_column(sa.String(16))
     active: so.Mapped[bool] = so.mapped_column(default=True)
-    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     # Bumped when the user is disabled or changes password: console sessions carrying an older
     # value are logged out (migration 0002).
     session_version: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
