@@ -46,7 +46,7 @@ def configs(scope: Scope) -> Page:
     wanted = page_request()
     page = listing.page_configs(db, coords, limit=wanted.limit, cursor=wanted.cursor)
     checks, unavailable = self_check(coords, page.items)
-    elections, elections_unavailable = _elections(coords, skip=bool(unavailable))
+    elections, elections_unavailable = _elections(coords, skip=unavailable)
     return render_template(
         "console/configs.html",
         coords=coords,
@@ -62,11 +62,11 @@ def configs(scope: Scope) -> Page:
     )
 
 
-def _elections(coords: Coordinates, *, skip: bool) -> tuple[list[dict[str, Any]], str]:
+def _elections(coords: Coordinates, *, skip: str) -> tuple[list[dict[str, Any]], str]:
     """The master/standby elections for the config page, or the reason they can't be shown
-    (``skip``: the self-check already found ZooKeeper unreachable; don't wait for it again)."""
+    (``skip``: why the self-check could not read ZooKeeper; don't wait for it again)."""
     if skip:
-        return [], "ZooKeeper is not reachable"
+        return [], skip
     try:
         found = read_elections(publisher().instances, current_app.config["ZK_PREFIX"], coords)
     except ElectionsUnavailable as exc:
@@ -208,8 +208,18 @@ def _editor(
     error: str | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    """The edit page. ``mode``: edit | preview | conflict."""
+    """The edit page. ``mode``: edit | preview | conflict.
+
+    The preview runs the publish guard's dry run (syntax with line and column, and what the
+    running instances accept): a refusal is shown as the page's error, answered 422."""
     old = conflict.value if conflict is not None else config.value
+    if mode == "preview" and error is None and old != text:
+        pub = publisher()
+        report = pub.guard.inspect(
+            zk_prefix=pub.zk_prefix, coords=scope.coords, kind=kind, name=config.name, content=text
+        )
+        if not report.ok:
+            error, status = report.message(), 422
     return render_template(
         "console/edit.html",
         coords=scope.coords,

@@ -107,3 +107,10 @@ def test_failed_login_focuses_the_password(console: Console) -> None:
 def test_login_page_names_the_real_command(console: Console) -> None:
     page = console.get("/login").text
     assert "disconf-web create-user" in page and "user create" not in page
+
+
+def test_standby_panel_says_why_zookeeper_cannot_be_read(app: Flask, as_role: Any) -> None:
+    publish(app, "a.properties", "a=1\n")
+    page = as_role("viewer").get(V).text
+    panel = page.split('id="standby"', 1)[1]
+    assert "DISCONF_ZK_ENABLED=false" in panel and "not reachable" not in panel
