@@ -36,10 +36,19 @@ def transaction(session: so.Session, *, conflict: str) -> Iterator[so.SessionTra
 
     A transaction the session began by itself for the caller's earlier reads (SQLAlchemy's
     autobegin: a view that looked the user up first) is ended first, so the write sees the
-    latest committed state and commits on its own. ``conflict`` is the message of the
-    :class:`Conflict` raised when the database refuses the write as a duplicate.
+    latest committed state and commits on its own. Called inside a transaction the caller
+    began explicitly, it raises ``RuntimeError`` instead of committing that transaction early.
+    ``conflict`` is the message of the :class:`Conflict` raised when the database refuses the
+    write as a duplicate.
     """
-    if session.in_transaction():
+    current = session.get_transaction()
+    if current is not None and current.origin is not so.SessionTransactionOrigin.AUTOBEGIN:
+        # Committing here would split the caller's transaction in two: a bug, said loudly.
+        raise RuntimeError(
+            "a service transaction cannot run inside another one: use the stage_* functions "
+            "inside a caller's transaction"
+        )
+    if current is not None:
         session.commit()
     try:
         with session.begin() as begun:
