@@ -9,7 +9,13 @@
 
 from __future__ import annotations
 
-from .names import ConfigType, Coordinates, validate_config_name, validate_segment
+from .names import (
+    ConfigType,
+    Coordinates,
+    validate_config_name,
+    validate_segment,
+    zookeeper_refusal,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -23,7 +29,9 @@ DEFAULT_PREFIX = "/disconf"
 
 
 def normalize_prefix(prefix: str) -> str:
-    """``disconf/`` -> ``/disconf``; refuses empty segments and ``..``."""
+    """``disconf/`` -> ``/disconf``; refuses empty segments, ``.``, ``..`` and any character
+    ZooKeeper refuses (:func:`~disconf_core.names.zookeeper_refusal`): every notification
+    path starts with the prefix, so one bad character would make every delivery fail."""
     stripped = prefix.strip().strip("/")
     if not stripped:
         raise ValueError(f"invalid ZooKeeper prefix {prefix!r}: it must name a node")
@@ -31,6 +39,9 @@ def normalize_prefix(prefix: str) -> str:
     for part in parts:
         if part in ("", ".", ".."):
             raise ValueError(f"invalid ZooKeeper prefix {prefix!r}: bad segment {part!r}")
+        refusal = zookeeper_refusal(part)
+        if refusal is not None:
+            raise ValueError(f"invalid ZooKeeper prefix {prefix!r}: segment {part!r}: {refusal}")
     return "/" + "/".join(parts)
 
 

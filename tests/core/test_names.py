@@ -77,7 +77,7 @@ def test_zookeeper_paths_match_the_spec() -> None:
         config_node("/disconf", coords, ConfigType.FILE, "../x")
 
 
-@pytest.mark.parametrize("prefix", ["", "/", "/a//b", "/a/../b"])
+@pytest.mark.parametrize("prefix", ["", "/", "/a//b", "/a/../b", "/a/\U0001f600", "/dis\x85conf"])
 def test_bad_prefixes_are_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="invalid ZooKeeper prefix"):
         normalize_prefix(prefix)
@@ -137,3 +137,8 @@ def test_segments_name_the_offending_character() -> None:
 def test_zookeeper_refusal_reasons(name: str, reason: str) -> None:
     refusal = zookeeper_refusal(name)
     assert refusal is not None and reason in refusal
+
+
+def test_a_prefix_with_a_character_zookeeper_refuses_names_it() -> None:
+    with pytest.raises(ValueError, match=r"segment 'dis\\x85conf'.*\(U\+0085\)"):
+        normalize_prefix("/dis\x85conf")

@@ -5,6 +5,9 @@ BMP below the surrogates, surrogates, private use, U+F900-U+FFEF, the specials, 
 above U+FFFF), :func:`zookeeper_refusal` says "stored" exactly when ZooKeeper creates the node.
 A name that cannot even be sent (a lone surrogate is not UTF-8) counts as refused: nothing can
 store it. ``/`` is left out here (it makes a deeper path, not a bad name; see test_names.py).
+
+And the other way round: for any coordinates and file name or item key the rules accept, the
+server's notification path (``config_node``) can be created on the real ZooKeeper.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ from kazoo.exceptions import BadArgumentsError
 from kazoo.protocol.serialization import Create
 from kazoo.security import OPEN_ACL_UNSAFE
 
-from disconf_core import validate_config_name, zookeeper_refusal
+from disconf_core import (
+    ConfigType,
+    Coordinates,
+    config_node,
+    validate_config_name,
+    zookeeper_refusal,
+)
 
 CLASSES = {
     "ascii": st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="/"),
@@ -86,3 +95,32 @@ def test_the_rule_accepts_exactly_what_zookeeper_stores(zk: KazooClient, name: s
     if zookeeper_refusal(name) is not None and name not in (".", ".."):
         with pytest.raises(ValueError, match=r"U\+[0-9A-F]{4}"):
             validate_config_name(name, "file")
+
+
+SEGMENTS = st.from_regex(r"[A-Za-z0-9._-]{1,64}", fullmatch=True).filter(
+    lambda name: name not in (".", "..")
+)
+STORABLE_NAMES = st.text(
+    st.one_of(CLASSES["ascii"], CLASSES["bmp-low"], CLASSES["bmp-high"]), min_size=1, max_size=40
+).filter(lambda name: name not in (".", "..") and "\\" not in name)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(app=SEGMENTS, version=SEGMENTS, env=SEGMENTS, name=STORABLE_NAMES, item=st.booleans())
+def test_every_accepted_config_can_be_notified(
+    zk: KazooClient, app: str, version: str, env: str, name: str, item: bool
+) -> None:
+    """Whatever the rules accept (coordinates and a file name or item key), the server's
+    notification path for it can be created on the real ZooKeeper."""
+    coords = Coordinates(app=app, version=version, env=env)
+    kind = ConfigType.ITEM if item else ConfigType.FILE
+    validate_config_name(name, kind.segment)
+    path = config_node("/disconf", coords, kind, name)
+    created = zk.create(path, b"v", makepath=True)
+    assert created == path
+    zk.delete("/disconf", recursive=True)
