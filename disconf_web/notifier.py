@@ -93,6 +93,20 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+class _Outcome:
+    """A node's delivery that delivered nothing: :data:`FAILED` or :data:`PENDING`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+FAILED = _Outcome("FAILED")  # refused for good: the rows are marked failed
+PENDING = _Outcome("PENDING")  # transient: the rows stay pending, only this node waits
+
+
 class DeliveryRefused(DisconfError):
     """ZooKeeper can never store this node's notification (the row is marked failed)."""
 
@@ -202,7 +216,9 @@ class Notifier:
         try:
             groups = outbox.group_by_node(outbox.load_rows(self.db, ids))
             for key, row_ids in groups.items():
-                if self._deliver_group(key, row_ids, deadline) == "failed":
+                if time.monotonic() >= deadline:
+                    break  # the budget is spent: the sweeper delivers the rest
+                if self._deliver_group(key, row_ids, deadline) is FAILED:
                     failed = True
             if outbox.all_delivered(self.db, ids):
                 return "delivered"
@@ -232,11 +248,10 @@ class Notifier:
                 if time.monotonic() >= deadline:
                     return delivered
                 outcome = self._deliver_group(key, row_ids, deadline)
-                if outcome == "pending":
-                    if not self.connected:
-                        raise ZooKeeperUnavailable(f"ZooKeeper {self.hosts} went away")
-                elif outcome != "failed":
-                    delivered += int(outcome)
+                if isinstance(outcome, int):
+                    delivered += outcome
+                elif outcome is PENDING and not self.connected:
+                    raise ZooKeeperUnavailable(f"ZooKeeper {self.hosts} went away")
             if len(rows) < BATCH:
                 break
         return delivered
@@ -261,20 +276,20 @@ class Notifier:
             log.warning("failed %d pending notification(s) ZooKeeper cannot store", failed)
         return failed
 
-    def _deliver_group(self, key: NodeKey, row_ids: list[int], deadline: float) -> str:
-        """Deliver one node: the number of rows delivered (as a string), "failed" or "pending".
+    def _deliver_group(self, key: NodeKey, row_ids: list[int], deadline: float) -> int | _Outcome:
+        """Deliver one node: how many rows were delivered, or :data:`FAILED` / :data:`PENDING`.
         Never raises for ZooKeeper's answers; the rows' state records what happened."""
         try:
-            return str(self._deliver_node(key, deadline))
+            return self._deliver_node(key, deadline)
         except DeliveryRefused as exc:
             log.warning("notification for %s refused for good: %s", key.path, exc)
             outbox.mark_failed(self.db, key, max(row_ids), f"refused: {exc}")
-            return "failed"
+            return FAILED
         except PERMANENT_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.warning("ZooKeeper refused the notification for %s: %s", key.path, error)
             outbox.mark_failed(self.db, key, max(row_ids), f"refused by ZooKeeper: {error}")
-            return "failed"
+            return FAILED
         except Exception as exc:  # noqa: BLE001 - transient: only this node waits
             error = f"{type(exc).__name__}: {exc}"
             log.info("notification for %s not delivered yet: %s", key.path, error)
@@ -282,7 +297,7 @@ class Notifier:
                 outbox.mark_attempt(self.db, row_ids, error)
             except Exception:  # noqa: BLE001 - the database went away too; retried later
                 log.warning("could not record the failed attempt for %s", key.path)
-            return "pending"
+            return PENDING
 
     def _deliver_node(self, key: NodeKey, deadline: float) -> int:
         problem = node_path_problem(key.path)

@@ -32,11 +32,11 @@ LISTED = 200
 def notifications(user: User) -> Page:
     publisher = get_publisher(current_app)
     db = get_db(current_app)
-    stuck = {"stuck_seconds": publisher.stuck_seconds, "stuck_attempts": publisher.stuck_attempts}
+    seconds, attempts = publisher.stuck_seconds, publisher.stuck_attempts
     return render_template(
         "console/notifications.html",
-        counts=outbox.counts(db, **stuck),
-        rows=outbox.problems(db, limit=LISTED, **stuck),
+        counts=outbox.counts(db, stuck_seconds=seconds, stuck_attempts=attempts),
+        rows=outbox.problems(db, stuck_seconds=seconds, stuck_attempts=attempts, limit=LISTED),
         stuck_seconds=publisher.stuck_seconds,
         stuck_attempts=publisher.stuck_attempts,
     )
