@@ -140,14 +140,18 @@ def _fenced_blocks(path: Path) -> list[Block]:
     return blocks
 
 
-def _commands(text: str) -> list[str]:
-    """Logical command lines of a shell block (``\\`` continuations joined, comments kept)."""
+def _commands(text: str, *, prompts_only: bool = False) -> list[str]:
+    """Logical command lines of a shell block (``\\`` continuations joined, comments kept).
+    ``prompts_only`` (a ``console`` block: commands and their output): only ``$ `` lines and
+    their continuations are commands."""
     commands: list[str] = []
     pending = ""
     for raw in text.splitlines():
         line = raw.rstrip()
         if line.startswith("$ "):
             line = line[2:]
+        elif prompts_only and not pending:
+            continue
         if not pending and (not line.strip() or line.strip().startswith("#")):
             continue
         if line.endswith("\\"):
@@ -367,11 +371,12 @@ def test_the_docs_show_commands_and_snippets() -> None:
     assert any("curl" in c for b in SHELL_BLOCKS for c in _commands(b.text))
     commands = _commands("a \\\n  b  # c\n# only a comment\n\n$ d\n")
     assert commands == ["a    b  # c", "d"]
+    assert _commands("$ a \\\n  b\noutput\n$ c\n", prompts_only=True) == ["a    b", "c"]
 
 
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=lambda b: b.id)
 def test_shell_block_runs_as_printed(reader: Reader, block: Block) -> None:
-    failures = run_commands(reader, _commands(block.text))
+    failures = run_commands(reader, _commands(block.text, prompts_only=block.lang == "console"))
     assert not failures, f"{block.source}: a reader cannot run this:\n\n" + "\n\n".join(failures)
 
 
