@@ -20,7 +20,8 @@ Two kinds of series, chosen by where the truth lives:
   ``disconf_notification_delivery_failures_total``,
   ``disconf_notifications_oldest_pending_seconds``, and ``disconf_config_instances`` (the
   instance nodes under each live config's ZooKeeper node, read with one pipelined ``exists``
-  per config, at most ``METRICS_MAX_CONFIGS`` configs).
+  per config, at most ``METRICS_MAX_CONFIGS`` configs; a node that two configs of different
+  app/env/version spell alike is left out, since its instances cannot be attributed).
 
 Label values are bounded: endpoints are Flask endpoint names (never raw paths), so a scanner
 probing random URLs adds one ``unmatched`` series, not one per URL.
@@ -301,13 +302,18 @@ class _StateCollector:
     def _instance_series(self, live: list[tuple[str, str, str, int, str]]) -> Iterator[Any]:
         prefix = self.app.config["ZK_PREFIX"]
         paths: dict[str, tuple[str, str, str, str, str]] = {}
+        shared: set[str] = set()
         for app_name, env, version, kind, name in live:
             try:
                 config_type = ConfigType(kind)
                 path = config_node(prefix, Coordinates(app_name, version, env), config_type, name)
             except ValueError:
                 continue  # a legacy name ZooKeeper cannot hold
+            if path in paths:
+                shared.add(path)  # two configs spell one node: its instances are nobody's
             paths[path] = (app_name, env, version, config_type.segment, name)
+        for path in shared:
+            del paths[path]
         try:
             counts = get_publisher(self.app).instances.count_children(
                 list(paths), METRICS_ZK_TIMEOUT

@@ -421,6 +421,8 @@ def test_views_of_a_shared_node_show_nothing(make_app: AppFactory, zk_hosts: str
             "/api/v1/apps/col/envs/dev/versions/x_v1/items/k/instances", headers=admin
         ).get_json()["error"]
     )
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert "disconf_config_instances{" not in scraped  # the shared node is attributed to none
 
     from disconf_core import Coordinates
     from disconf_web.ui.selfcheck import self_check
