@@ -4,9 +4,11 @@ Every change writes, in a single database transaction: the config row, a ``Confi
 (full old and new value, author, comment), a ``Notification`` for ZooKeeper and an
 ``AuditEvent``. The functions commit themselves and return the ids of the notifications to
 deliver; they need no Flask request (the admin API, the console, the CLI and the publisher all
-call them). A change is a ``_Change``; :func:`_apply` runs it in four steps that each do one
+call them). A change is a ``_Change``; :func:`_stage` runs it in four steps that each do one
 thing: lock the row, decide (``If-Match``, unchanged, unknown), write the row, record it
-(revision, notification, audit).
+(revision, notification, audit). ``publish_config``/``delete_config``/``rollback_config`` run
+it in a transaction of their own; ``stage_publish``/``stage_delete`` in the caller's, so that
+several changes commit together (bundle imports).
 
 Names: a name that ZooKeeper cannot store (:func:`disconf_core.zookeeper_refusal`) is refused
 before anything is written whenever a value is published (create, update, rollback, copy,
@@ -29,6 +31,7 @@ caught by the database's unique (config, revision number) constraint and raised 
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -45,6 +48,7 @@ from disconf_core import (
     unquote_etag,
     validate_config_name,
 )
+from disconf_core.notification import ITEM_LIMIT, file_node_data, item_node_data
 
 from ..models import (
     App,
@@ -84,8 +88,8 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 # ZooKeeper refuses node data over ~1 MB (jute.maxbuffer): larger file payloads are truncated.
-# Clients ignore the node's data (they re-download over HTTP), so nothing is lost.
-MAX_NOTIFICATION_BYTES = 512 * 1024
+# A cut payload carries the "fetch" mark (disconf_core.notification): clients re-download it.
+MAX_NOTIFICATION_BYTES = ITEM_LIMIT
 
 
 @dataclass
@@ -117,7 +121,7 @@ class ConfigChange(_ConfigAndAuthor, total=False):
 
 @dataclass(frozen=True)
 class _Change:
-    """One change of one config, as :func:`_apply` runs it: ``value`` None deletes it."""
+    """One change of one config, as :func:`_stage` runs it: ``value`` None deletes it."""
 
     value: str | None
     action: RevisionAction
@@ -176,17 +180,21 @@ def _decode(kind: ConfigType, name: str, content: bytes | str, max_bytes: int) -
 
 
 def notification_data(kind: ConfigType, value: str) -> str:
-    """The node data of the spec: an item's value; a file's content as a JSON string literal."""
+    """The node data of the spec (an item's value; a file's content as a JSON string literal)
+    with the whitespace trailer of :mod:`disconf_core.notification`: a whole file carries its
+    digest (our clients apply it without a download), a cut payload the "fetch" mark."""
     if kind is ConfigType.ITEM:
-        data = value
-        if len(data.encode("utf-8")) > MAX_NOTIFICATION_BYTES:
-            data = data.encode("utf-8")[:MAX_NOTIFICATION_BYTES].decode("utf-8", "ignore")
-        return data
-    text = json.dumps(value, ensure_ascii=False)
-    if len(text.encode("utf-8")) <= MAX_NOTIFICATION_BYTES:
-        return text
-    cut = value.encode("utf-8")[: MAX_NOTIFICATION_BYTES // 2].decode("utf-8", "ignore")
-    return json.dumps(cut, ensure_ascii=False)
+        raw = value.encode("utf-8")
+        if len(raw) <= MAX_NOTIFICATION_BYTES:
+            return value
+        cut = raw[:MAX_NOTIFICATION_BYTES].decode("utf-8", "ignore").encode("utf-8")
+        return item_node_data(cut, complete=False).decode("utf-8")
+    payload = json.dumps(value, ensure_ascii=False).encode("utf-8")
+    complete = len(payload) <= MAX_NOTIFICATION_BYTES
+    if not complete:
+        cut_text = value.encode("utf-8")[: MAX_NOTIFICATION_BYTES // 2].decode("utf-8", "ignore")
+        payload = json.dumps(cut_text, ensure_ascii=False).encode("utf-8")
+    return file_node_data(payload, complete=complete).decode("utf-8")
 
 
 def _rows(session: so.Session, coords: Coordinates) -> tuple[App, Env]:
@@ -349,18 +357,22 @@ def _record(
     return [] if notification is None else [notification.id]
 
 
-def _apply(session: so.Session, change: _Change) -> ChangeResult:
-    """Write one change with its revision, notification and audit, in one transaction."""
-    conflict = (
-        f"{change.label} in {change.coords} was changed concurrently by someone else; "
-        "fetch it again and retry"
+def _own_transaction(
+    session: so.Session, change: ConfigChange
+) -> AbstractContextManager[so.SessionTransaction]:
+    """The transaction of a change that commits on its own (the ``stage_*`` functions run in
+    the caller's): a unique-constraint violation means someone changed the config meanwhile."""
+    label = _label(change["kind"], change["name"])
+    return transaction(
+        session,
+        conflict=f"{label} in {change['coords']} was changed concurrently by someone else; "
+        "fetch it again and retry",
     )
-    with transaction(session, conflict=conflict):
-        return _stage(session, change)
 
 
 def _stage(session: so.Session, change: _Change) -> ChangeResult:
-    """Write one change inside the caller's transaction (see :func:`_apply`)."""
+    """Write one change with its revision, notification and audit, in the caller's
+    transaction: lock the row, decide, write the row, record it."""
     rows = _rows(session, change.coords)
     config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
     _check_if_match(config, change)
@@ -400,10 +412,10 @@ def publish_config(
 
     Publishing the value it already has changes nothing (``changed=False``, no revision).
     """
-    kind, name = change["kind"], change["name"]
-    _check_name(kind, name, storable=True)
-    value = _decode(kind, name, content, max_bytes)
-    return _apply(session, _Change(value, RevisionAction.UPDATE, zk_prefix, **change))
+    with _own_transaction(session, change):
+        return stage_publish(
+            session, content=content, max_bytes=max_bytes, zk_prefix=zk_prefix, **change
+        )
 
 
 def stage_publish(
@@ -433,7 +445,8 @@ def delete_config(
     session: so.Session, *, zk_prefix: str = "/disconf", **change: Unpack[ConfigChange]
 ) -> ChangeResult:
     """Soft-delete a live config (a revision is recorded; ZooKeeper is not touched)."""
-    return _apply(session, _Change(None, RevisionAction.DELETE, zk_prefix, **change))
+    with _own_transaction(session, change):
+        return stage_delete(session, zk_prefix=zk_prefix, **change)
 
 
 def rollback_config(
@@ -465,7 +478,10 @@ def rollback_config(
     if len(past.new_value.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"revision {to_revision} is over the limit of {max_bytes} bytes")
     change = {**change, "comment": change.get("comment") or f"rollback to revision {to_revision}"}
-    return _apply(session, _Change(past.new_value, RevisionAction.ROLLBACK, zk_prefix, **change))
+    with _own_transaction(session, change):
+        return _stage(
+            session, _Change(past.new_value, RevisionAction.ROLLBACK, zk_prefix, **change)
+        )
 
 
 def list_revisions(

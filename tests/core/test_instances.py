@@ -55,6 +55,7 @@ def test_public_names_are_exported() -> None:
         "zkpaths",
         "annotations",
         "standby",
+        "notification",
     }
     assert sorted(disconf_core.__all__) == disconf_core.__all__
     assert set(disconf_core.__all__) == exported - modules

@@ -15,6 +15,8 @@ from flask import Flask
 from kazoo.client import KazooClient
 from kazoo.protocol.states import EventType
 
+from disconf_core import ConfigType
+from disconf_core.notification import content_from_node, read_trailer, trailer
 from disconf_web import create_app, get_db, get_notifier, shutdown_app
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from disconf_web.migrate import upgrade
@@ -76,8 +78,10 @@ def test_publish_creates_node_and_sets_payloads(make_app: AppFactory, zk_hosts: 
                          headers=admin)  # fmt: skip
     assert created.get_json()["notification"] == "delivered"
     data, _ = zk.get(f"{NODE}/file/redis.properties")
-    assert data == json.dumps("a=1\nb=中\n", ensure_ascii=False).encode("utf-8")
+    payload = json.dumps("a=1\nb=中\n", ensure_ascii=False).encode("utf-8")
+    assert data == payload + trailer(payload, complete=True)  # spec payload + digest trailer
     assert json.loads(data) == "a=1\nb=中\n"
+    assert content_from_node(ConfigType.FILE, data) == "a=1\nb=中\n".encode()
 
     seen: list[tuple[bytes | None, Any]] = []
 
@@ -89,7 +93,7 @@ def test_publish_creates_node_and_sets_payloads(make_app: AppFactory, zk_hosts: 
     updated = client.put(f"{BASE}/files/redis.properties", data=b"a=2\n", headers=admin)
     assert updated.get_json()["notification"] == "delivered"
     wait_until(lambda: len(seen) == 2)
-    assert seen[1] == (b'"a=2\\n"', EventType.CHANGED)
+    assert seen[1] == (b'"a=2\\n"' + trailer(b'"a=2\\n"', complete=True), EventType.CHANGED)
 
     item = client.put(f"{BASE}/items/discountRate", json={"value": "0.75"}, headers=admin)
     assert item.status_code == 201 and item.get_json()["notification"] == "delivered"
@@ -165,7 +169,7 @@ def test_notifications_survive_zookeeper_outage(make_app: AppFactory, tmp_path: 
         watcher = KazooClient(hosts=server.hosts, timeout=10)
         watcher.start(timeout=20)
         assert watcher.get(f"{NODE}/item/k")[0] == b"3"  # delivered in order: the last wins
-        assert watcher.get(f"{NODE}/file/f.txt")[0] == b'"during outage"'
+        assert read_trailer(watcher.get(f"{NODE}/file/f.txt")[0])[0] == b'"during outage"'
         assert client.get("/readyz/writes").status_code == 200
     finally:
         if watcher is not None:

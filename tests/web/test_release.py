@@ -28,6 +28,7 @@ from kazoo.client import KazooClient
 
 from disconf_client import DisconfClient, MockTransport, disconf_file
 from disconf_client.transport import Request, Response
+from disconf_core.notification import read_trailer
 from disconf_web import create_app, get_db, shutdown_app
 from disconf_web.migrate import upgrade
 from disconf_web.models import AuditEvent, Config, Notification
@@ -317,7 +318,7 @@ def test_import_is_all_or_nothing(
         f"{BASE}/bundle", json=_three_configs("b.properties"), headers=tokens.headers("admin")
     )
     assert done.status_code == 200 and done.get_json()["counts"]["added"] == 3
-    assert zk.get(f"{NODE}/file/c.properties")[0] == b'"c=3\\n"'
+    assert read_trailer(zk.get(f"{NODE}/file/c.properties")[0])[0] == b'"c=3\\n"'
 
 
 def test_copy_with_preview_and_diff_of_two_revisions(web: FlaskClient, tokens: Tokens) -> None:
