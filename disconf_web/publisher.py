@@ -28,8 +28,8 @@ Error Handling
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy.orm as so
 from flask import Flask
@@ -41,6 +41,7 @@ from .instances import InstanceRegistry
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
 from .services import ChangeResult, ConfigChange
 from .services import console as console_services
+from .settings import SettingsError
 from .zookeeper import ZooKeeperConnection
 
 if TYPE_CHECKING:
@@ -77,8 +78,11 @@ class Publisher:
     def init_app(self, app: Flask) -> None:
         """Build the ZooKeeper parts from ``app.config`` and register in ``app.extensions``."""
         config = self._config = app.config
-        self.stuck_seconds = float(config.get("NOTIFY_STUCK_SECONDS", STUCK_SECONDS))
-        self.stuck_attempts = int(config.get("NOTIFY_STUCK_ATTEMPTS", STUCK_ATTEMPTS))
+        self.stuck_seconds = _number(config, "NOTIFY_STUCK_SECONDS", STUCK_SECONDS, float)
+        self.stuck_attempts = int(_number(config, "NOTIFY_STUCK_ATTEMPTS", STUCK_ATTEMPTS, int))
+        max_data_bytes = int(
+            _number(config, "NOTIFY_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES, int, positive=True)
+        )
         self.connection = ZooKeeperConnection(
             config["ZK_HOSTS"], enabled=config["ZK_ENABLED"], session_timeout=config["ZK_TIMEOUT"]
         )
@@ -90,7 +94,7 @@ class Publisher:
             backoff_initial=config["NOTIFY_BACKOFF_INITIAL"],
             backoff_max=config["NOTIFY_BACKOFF_MAX"],
             grace=config["NOTIFY_GRACE"],
-            max_data_bytes=int(config.get("NOTIFY_MAX_DATA_BYTES", DEFAULT_MAX_DATA_BYTES)),
+            max_data_bytes=max_data_bytes,
         )
         self.instances = InstanceRegistry(self.connection)
         self.guard = PublishGuard(self.instances)
@@ -218,6 +222,26 @@ class Publisher:
 
     def stop(self) -> None:
         self.notifier.stop()
+
+
+def _number(
+    config: Mapping[str, Any],
+    key: str,
+    default: float,
+    kind: Callable[[Any], float],
+    *,
+    positive: bool = False,
+) -> float:
+    """A numeric setting of this module, checked (``DISCONF_<key>`` names it when refused)."""
+    value = config.get(key, default)
+    try:
+        number = kind(value)
+        if isinstance(value, bool) or number < 0 or (positive and number == 0):
+            raise ValueError
+    except (TypeError, ValueError):
+        wanted = "positive" if positive else "non-negative"
+        raise SettingsError(f"DISCONF_{key}={value!r} is not a {wanted} number") from None
+    return number
 
 
 def get_publisher(app: Flask) -> Publisher:

@@ -485,3 +485,14 @@ def test_self_check_reads_all_nodes_at_once(make_app: AppFactory, zk_hosts: str,
     by_name = {config.name: checks[config.id] for config in configs}
     assert all(len(check.instances) == 1 for check in by_name.values())
     assert [name for name, check in by_name.items() if check.mismatched] == ["k7"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("NOTIFY_MAX_DATA_BYTES", "abc"), ("NOTIFY_MAX_DATA_BYTES", 0), ("NOTIFY_STUCK_SECONDS", -1)],
+)
+def test_bad_delivery_settings_are_refused(key: str, value: Any) -> None:
+    from disconf_web import SettingsError
+
+    with pytest.raises(SettingsError, match=f"DISCONF_{key}"):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "ZK_ENABLED": False, key: value})
