@@ -7,9 +7,9 @@ whole body) or raises a :class:`~disconf_client.errors.FetchError`:
 * :class:`HTTPTransport` (the default) sends it through a urllib3 ``PoolManager`` with
   keep-alive connections (a fetch costs about half the CPU of one through ``requests``), or
   through a urllib3 ``ProxyManager`` when the environment configures a proxy for the URL's
-  scheme (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``; credentials in
-  the proxy URL are sent as ``Proxy-Authorization``). TLS is
-  verified with the system's certificates.
+  scheme (``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, honouring ``NO_PROXY``; read once per
+  server origin, when the transport first talks to it; credentials in the proxy URL are sent as
+  ``Proxy-Authorization``). TLS is verified with the system's certificates.
 * :class:`MockTransport` calls a function ``Request -> Response`` (tests: no sockets), and
   applies the same size rule, so unit tests exercise the fetcher exactly as production does.
 
@@ -313,12 +313,23 @@ class HTTPTransport:
             urllib3.PoolManager(num_pools=16, maxsize=pool_maxsize, retries=False)
         )
         self._proxies: dict[str, urllib3.ProxyManager] = {}
+        self._origins: dict[tuple[str, str], str | None] = {}  # (scheme, host:port) -> proxy
         self._maxsize = pool_maxsize
         self._lock = threading.Lock()
         self._closed = False
 
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url``'s origin, looked up in the environment once per origin."""
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        try:
+            return self._origins[origin]
+        except KeyError:
+            proxy = self._origins[origin] = _proxy_for(url)
+            return proxy
+
     def _manager(self, url: str) -> urllib3.PoolManager:
-        proxy = _proxy_for(url)
+        proxy = self._proxy(url)
         if proxy is None:
             return self._direct
         with self._lock:
@@ -344,7 +355,7 @@ class HTTPTransport:
             return manager
 
     def uses_proxy(self, url: str) -> bool:
-        return _proxy_for(url) is not None
+        return self._proxy(url) is not None
 
     def handle(self, request: Request) -> Response:
         with self._lock:
@@ -419,12 +430,15 @@ def _read_body(raw: Any, request: Request, deadline: float) -> bytes:
     ok = False
     try:
         declared = raw.headers.get("Content-Length")
+        expected: int | None = None  # the body's length, when the header gives it exactly
         if declared is not None and declared.strip().isdigit():
             if int(declared) > request.max_bytes:
                 raise _too_large(request, int(declared), declared=True)
+            if not raw.headers.get("Content-Encoding"):
+                expected = int(declared)
         chunks: list[bytes] = []
         total = 0
-        while True:
+        while expected != 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _transfer_timeout(request, total)
@@ -443,6 +457,8 @@ def _read_body(raw: Any, request: Request, deadline: float) -> bytes:
             if total > request.max_bytes:
                 raise _too_large(request, total, declared=False)
             chunks.append(chunk)
+            if total == expected:
+                break  # complete: no extra read for the end of the body
         ok = True
         return b"".join(chunks)
     finally:
