@@ -23,6 +23,7 @@ from tests.plugins.web import LiveServer
 # environment if it wants more (DISCONF_FUZZ_EXAMPLES).
 FUZZ_EXAMPLES = 12
 KNOWN = {"app": "demo", "env": "dev", "version": "1_0_0"}
+SEEDED = {"files": "redis.properties", "items": "timeout"}  # what _seed publishes
 # Refused by the HTTP server before the app sees the request (URL or headers over gunicorn's
 # limits): plain text, documented as such.
 FRONT_SERVER = (414, 431)
@@ -157,6 +158,9 @@ def _fuzz(
             for key, value in KNOWN.items():
                 if key in case.path_parameters:
                     case.path_parameters[key] = value
+            kind = case.path_parameters.get("kind")
+            if kind in SEEDED and "name" in case.path_parameters:
+                case.path_parameters["name"] = SEEDED[kind]
         response = case.call_and_validate(
             base_url=base_url, session=session, headers=headers, checks=checks, timeout=30
         )
