@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -233,13 +233,18 @@ def _page_args() -> tuple[int, str | None]:
     return listing.parse_limit(request.args.get("limit")), request.args.get("cursor") or None
 
 
+def request_path() -> str:
+    """This request's path as a URL (a name may hold ``?``, ``#``, ``%`` or spaces)."""
+    return quote(request.script_root + request.path, safe="/:@!$&'()*+,;=-._~")
+
+
 def paged(key: str, items: list[Any], next_cursor: str | None, **extra: Any) -> Response:
     """``{**extra, key: items, "next": url|null}`` plus ``Link: <url>; rel="next"``."""
     next_url = None
     if next_cursor is not None:
         args = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
         args.append(("cursor", next_cursor))
-        next_url = request.path + "?" + urlencode(args)
+        next_url = request_path() + "?" + urlencode(args)
     response = jsonify({**extra, key: items, "next": next_url})
     if next_url is not None:
         response.headers["Link"] = f'<{next_url}>; rel="next"'
@@ -431,7 +436,7 @@ def list_revisions(scope: Scope, name: str) -> Response:
     page = listing.page_revisions(
         _session(), scope.coords, scope.config_type, name, limit=limit, cursor=cursor
     )
-    base = request.path
+    base = request_path()
     return paged(
         "revisions",
         [revision_meta_json(rev, f"{base}/{rev.number}") for rev in page.items],

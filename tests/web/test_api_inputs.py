@@ -4,6 +4,7 @@ stores nothing (issue 9, section 6)."""
 from __future__ import annotations
 
 import io
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from flask import Flask
@@ -186,3 +187,18 @@ def test_deeply_nested_json_and_cursors(client: FlaskClient, tokens: Tokens) -> 
     _error(client.post("/api/v1/apps", data=nested, headers=headers), 400)
     cursor = base64.urlsafe_b64encode(b"[" * 1500).decode().rstrip("=")
     _error(client.get(f"/api/v1/apps?cursor={cursor}", headers=headers), 400, "cursor")
+
+
+def test_page_links_of_names_with_url_characters(client: FlaskClient, tokens: Tokens) -> None:
+    admin = tokens.headers("admin")
+    name = "q?x#y%z é"
+    url = f"{BASE}/items/{quote(name, safe='')}"
+    for value in ("1", "2", "3"):
+        assert client.put(url, json={"value": value}, headers=admin).status_code in (200, 201)
+    first = client.get(f"{url}/revisions?limit=2", headers=admin).get_json()
+    assert [rev["revision"] for rev in first["revisions"]] == [3, 2]
+    second = client.get(first["next"], headers=admin)
+    assert second.status_code == 200, second.text
+    assert [rev["revision"] for rev in second.get_json()["revisions"]] == [1]
+    one = client.get(first["revisions"][0]["href"], headers=admin)
+    assert one.status_code == 200 and one.get_json()["new_value"] == "3"
