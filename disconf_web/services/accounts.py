@@ -332,11 +332,34 @@ def token_for_secret(session: so.Session, secret: str) -> ApiToken | None:
     token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
+    if _ancestor_revoked(session, token):
+        return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.commit()
     return token
+
+
+def _ancestor_revoked(session: so.Session, token: ApiToken) -> bool:
+    """Whether a token this one was created through is revoked.
+
+    The revocation cascade covers the tokens that exist when it runs; a token created by a
+    request that passed authentication just before its parent was revoked is caught here.
+    Parents are always older (smaller ids), so the walk ends at a root; ``seen`` bounds it
+    even for a corrupted chain.
+    """
+    seen = {token.id}
+    parent_id = token.created_by_token_id
+    while parent_id is not None and parent_id not in seen:
+        seen.add(parent_id)
+        parent = session.get(ApiToken, parent_id)
+        if parent is None:
+            return False
+        if parent.revoked_at is not None:
+            return True
+        parent_id = parent.created_by_token_id
+    return False
 
 
 def user_for_token(session: so.Session, secret: str) -> User | None:

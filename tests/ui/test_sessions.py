@@ -196,3 +196,23 @@ def test_over_long_user_names_at_login_never_fail(database_url: str) -> None:
         assert visitor.login("é" * 70, "x" * 10_000).status_code == 401
     finally:
         shutdown_app(app)
+
+
+def test_a_token_whose_parent_was_revoked_after_it_was_created_is_refused(app: Flask) -> None:
+    """The race the cascade cannot see: a child created while its parent was being revoked."""
+    client = app.test_client()
+    with get_db(app).new_session() as session:
+        root = services.create_token(session, user="editor", actor="t", name="root")
+        child = services.create_token(
+            session, user="editor", actor="t", name="child", created_by_token_id=root.token.id
+        )
+        grandchild = services.create_token(
+            session, user="editor", actor="t", name="gc", created_by_token_id=child.token.id
+        )
+        # the parent's revocation landed without cascading (as if the children came later)
+        session.execute(
+            sa.update(ApiToken).where(ApiToken.id == root.token.id).values(revoked_at=sa.func.now())
+        )
+        session.commit()
+    for new in (child, grandchild):
+        assert client.get("/api/v1/apps", headers=_bearer(new.secret)).status_code == 401
