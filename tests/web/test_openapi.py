@@ -57,6 +57,7 @@ def test_document_is_a_valid_openapi_31_schema(app: Flask) -> None:
 
     document = app.test_client().get("/api/v1/openapi.json").get_json()
     schema = schemathesis.openapi.from_dict(document)
+    schema.validate()  # against the OpenAPI 3.1 meta-schema
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == sum(len(ops) for ops in document["paths"].values())
 
