@@ -25,6 +25,7 @@ from disconf_client import (
     snapshot,
 )
 from disconf_core import ConfigType, content_md5
+from disconf_core.schema import SCHEMA_KEY
 from tests.client.conftest import Harness
 from tests.helpers import wait_until
 
@@ -65,10 +66,17 @@ def test_values_bound_and_publish_reaches_callback(harness: Harness) -> None:
     assert (Redis.host, Redis.port, Discount.rate) == ("10.0.0.1", 7000, Decimal("0.25"))
     assert events == [] and catch_all == []  # no callbacks for the first load
 
-    # one ephemeral instance node per config, with the original's data format
+    # one ephemeral instance node per config, with the original's data format (plus the bound
+    # schema under its reserved key, for the publish guard)
     ((name, data),) = harness.instances(ConfigType.FILE, "redis.properties")
     assert name.split("_")[1] == str(os.getpid())
-    assert json.loads(data) == {"host": "10.0.0.1", "redis.port": "7000"}
+    reported = json.loads(data)
+    assert reported.pop(SCHEMA_KEY)["fields"][1] == {
+        "key": "redis.port",
+        "type": {"type": "int"},
+        "required": False,
+    }
+    assert reported == {"host": "10.0.0.1", "redis.port": "7000"}
     assert harness.instances(ConfigType.ITEM, "discountRate")[0][1] == b"0.25"
 
     harness.publish_file("redis.properties", "host=10.0.0.2\nredis.port=7001\n")
@@ -80,7 +88,13 @@ def test_values_bound_and_publish_reaches_callback(harness: Harness) -> None:
     assert snapshot(Redis) is event.new and Redis.port == 7001
     wait_until(
         lambda: (
-            json.loads(harness.instances(ConfigType.FILE, "redis.properties")[0][1])
+            {
+                key: value
+                for key, value in json.loads(
+                    harness.instances(ConfigType.FILE, "redis.properties")[0][1]
+                ).items()
+                if key != SCHEMA_KEY
+            }
             == {"host": "10.0.0.2", "redis.port": "7001"}
         ),
         message="the instance node update",

@@ -86,8 +86,15 @@ def test_publish_through_admin_api_reaches_callback(
         wait_until(lambda: self_check()["counts"] == {"instances": 1, "mismatched": 0})
         assert client.stats.rejected == 0
 
-        # A bad publish: old values kept, reported.
-        live_server.publish_file(APP, ENV, VERSION, "redis.properties", "redis.port=http\n")
+        # A bad publish (forced past the publish guard, which sees our schema): old values
+        # kept, reported.
+        forced = live_server.api(
+            "PUT",
+            f"/apps/{APP}/envs/{ENV}/versions/{VERSION}/files/redis.properties",
+            data=b"redis.port=http\n",
+            params={"force_reason": "test the client's rejection"},
+        )
+        assert forced.status_code == 200, forced.text
         wait_until(lambda: client.stats.rejected == 1, timeout=10, message="the rejection")
         assert Redis.port == 2 and len(events) == 2
 
