@@ -12,6 +12,9 @@ Life of a config (a decorated class registered with the client):
 * A change notification, a local edit (watchdog), the safety-net check (every
   ``recheck_interval`` s, a conditional download: ``If-None-Match`` with the last ETag, ``304``
   = unchanged) or ``reload()`` queue a reload; one worker thread fetches, converts, swaps in,
+  (a notification whose node data carries the whole content —
+  :func:`disconf_core.notification.content_from_node` — is applied from that data without a
+  download: ``stats.from_notification``; anything else is downloaded as before),
   writes the ``target`` file (if the config has one), hands the change event to the config's
   callback lane (:mod:`disconf_client.callbacks`: callbacks of one config in order, different
   configs on different threads, never on the worker), then hands the local snapshot and the
@@ -54,6 +57,11 @@ Error Handling
   ``close()`` raises :class:`ForkedProcessError` (create the client in the child, e.g. in
   gunicorn's ``post_fork``); ``close()`` in the child only marks it closed and never touches the
   parent's ZooKeeper session. Class attributes and snapshots stay readable in the child.
+* A fleet asking at once (started together, or every session re-established after a ZooKeeper
+  restart): ``start()`` waits up to ``start_jitter`` s before its first request, the full
+  re-fetch after a (re)connection waits up to ``resync_jitter`` s (on the maintenance thread;
+  the held values stay in force meanwhile), and each safety-net period is lengthened by up to
+  ``resync_jitter`` s; see :mod:`disconf_client.jitter`.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ from types import TracebackType
 from typing import Any
 
 from disconf_core import ConfigType, content_md5, file_instance_data, item_instance_data
+from disconf_core.notification import content_from_node
 
 from .binding import Binding, ChangeEvent, binding_for, build_values
 from .bundle import BootstrapBundle
@@ -88,6 +97,7 @@ from .errors import (
     SnapshotCorruptError,
 )
 from .fetcher import ConfigFetcher, NotModified
+from .jitter import jitter_delay
 from .local_files import LocalFileWatcher
 from .persist import FLUSH_WAIT, CoalescingWriter
 from .scan import scan as scan_module
@@ -119,6 +129,7 @@ class ClientStats:
     slow_callbacks: int = 0
     not_modified: int = 0
     notifications: int = 0
+    from_notification: int = 0  # revisions applied from the node data, without a download
     bundle_starts: int = 0  # configs started from the bootstrap bundle (disconf_client.bundle)
     last_update: float | None = None
     last_error: str | None = None
@@ -198,6 +209,8 @@ class DisconfClient:
         self._files: LocalFileWatcher | None = None
         self._queue: queue.Queue[ConfigKey | str | None] = queue.Queue()
         self._queued: set[ConfigKey | str] = set()
+        self._node_data: dict[ConfigKey, bytes | None] = {}  # the latest notified, per config
+        self._resync_due: float | None = None  # monotonic time of the jittered full re-fetch
         self._queue_lock = threading.Lock()
         self._apply_lock = threading.RLock()
         self._stop = threading.Event()
@@ -266,6 +279,9 @@ class DisconfClient:
             )
         self._started = True
         try:
+            delay = jitter_delay(self.settings.start_jitter) if self._fetcher is not None else 0.0
+            if delay > 0 and self._stop.wait(delay):
+                raise ClientStateError("closed while waiting to start (start_jitter)")
             with self._start_round():
                 if self._fetcher is not None:
                     self._start_zookeeper(initial=True)
@@ -365,7 +381,7 @@ class DisconfClient:
             prefix,
             settings.coordinates,
             notify=self._notified,
-            on_resync=lambda: self._enqueue(_ALL),
+            on_resync=self._resync_later,
         )
         self._watcher = watcher
         self._discovery_pending = False
@@ -373,13 +389,27 @@ class DisconfClient:
             log.warning("ZooKeeper %s not reachable yet; watching once it is", hosts)
         watcher.watch(key for key in self._entries if self._is_remote(key))
         if not initial:
-            self._enqueue(_ALL)
+            self._resync_later()
         return True
 
-    def _notified(self, key: ConfigKey) -> None:
-        """Called on a kazoo thread: only enqueue."""
+    def _notified(self, key: ConfigKey, data: bytes | None = None) -> None:
+        """Called on a kazoo thread: only record the node data and enqueue."""
         self.stats.add("notifications")
+        with self._queue_lock:
+            self._node_data[key] = data
         self._enqueue(key)
+
+    def _resync_later(self) -> None:
+        """Re-fetch every config after a random wait of up to ``resync_jitter`` s (not now)."""
+        delay = jitter_delay(self.settings.resync_jitter)
+        if delay <= 0:
+            self._enqueue(_ALL)
+            return
+        due = time.monotonic() + delay
+        with self._queue_lock:
+            if self._resync_due is None or due < self._resync_due:
+                self._resync_due = due
+        self._wake.set()
 
     # -- worker -------------------------------------------------------------------------------
 
@@ -407,12 +437,13 @@ class DisconfClient:
                 return
             with self._queue_lock:
                 self._queued.discard(item)
-            keys = list(self._entries) if item in (_ALL, _RECHECK) else [item]
+                node_data = self._node_data.pop(item, None) if isinstance(item, tuple) else None
+            keys = list(self._entries) if isinstance(item, str) else [item]
             for key in keys:
                 if self._stop.is_set():
                     return
                 try:
-                    self._reload(key, conditional=item == _RECHECK)  # type: ignore[arg-type]
+                    self._reload(key, conditional=item == _RECHECK, node_data=node_data)
                 except BaseException:  # noqa: BLE001 - nothing may kill the worker
                     log.exception("unexpected error while reloading %s", key)
 
@@ -420,17 +451,28 @@ class DisconfClient:
         """Retry stale configs and ZooKeeper discovery; run the periodic safety-net check."""
         settings = self.settings
         fast = max(0.05, settings.retry_sleep)
-        next_check = time.monotonic() + settings.recheck_interval
+        period = settings.recheck_interval
+        next_check = time.monotonic() + period + jitter_delay(settings.resync_jitter)
         while not self._stop.is_set():
             pending = self._discovery_pending or any(e.stale for e in self._entries.values())
+            with self._queue_lock:
+                resync_due = self._resync_due
+            wake_at = next_check if resync_due is None else min(next_check, resync_due)
             if pending:
-                if self._stop.wait(fast):
+                if self._stop.wait(min(fast, max(0.0, wake_at - time.monotonic()))):
                     return
             else:
-                self._wake.wait(max(0.0, next_check - time.monotonic()))
+                self._wake.wait(max(0.0, wake_at - time.monotonic()))
                 self._wake.clear()
                 if self._stop.is_set():
                     return
+            with self._queue_lock:
+                due = self._resync_due is not None and time.monotonic() >= self._resync_due
+                if due:
+                    self._resync_due = None
+            if due:
+                log.info("re-fetching every config (after up to resync_jitter s)")
+                self._enqueue(_ALL)
             if self._discovery_pending and self._fetcher is not None:
                 try:
                     self._start_zookeeper(initial=False)
@@ -440,7 +482,7 @@ class DisconfClient:
                 if entry.stale:
                     self._enqueue(entry.key)
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + settings.recheck_interval
+                next_check = time.monotonic() + period + jitter_delay(settings.resync_jitter)
                 log.debug("safety-net check of every config")
                 self._enqueue(_RECHECK)
 
@@ -467,7 +509,11 @@ class DisconfClient:
     # -- loading ------------------------------------------------------------------------------
 
     def _resolve(
-        self, entry: _Entry, at_start: bool, conditional: bool = False
+        self,
+        entry: _Entry,
+        at_start: bool,
+        conditional: bool = False,
+        node_data: bytes | None = None,
     ) -> tuple[bytes | None, str] | None:
         """The content to apply and its source; None to keep the current values."""
         kind, name = entry.key
@@ -480,6 +526,14 @@ class DisconfClient:
             content = LocalSnapshot.read_plain(settings.local_source_dir, kind, name)
             return content, "local" if content is not None else "defaults"
         assert self._fetcher is not None
+        carried = content_from_node(kind, node_data) if node_data is not None else None
+        if carried is not None and len(carried) <= settings.max_config_bytes:
+            # The node's data is the latest delivered revision, whole (digest checked): no
+            # download. The next conditional download asks with this content's ETag.
+            self._fetcher.remember(settings.coordinates, kind, name, carried)
+            entry.stale = False
+            self.stats.add("from_notification")
+            return carried, "server"
         # If-None-Match only while we hold what the server sent: a 304 then means "unchanged".
         conditional = conditional and entry.binding.source == "server" and not entry.stale
         try:
@@ -534,12 +588,19 @@ class DisconfClient:
             )
         return None, "defaults"
 
-    def _reload(self, key: ConfigKey, *, at_start: bool = False, conditional: bool = False) -> None:
+    def _reload(
+        self,
+        key: ConfigKey,
+        *,
+        at_start: bool = False,
+        conditional: bool = False,
+        node_data: bytes | None = None,
+    ) -> None:
         entry = self._entries[key]
         with self._apply_lock:
             if self._closed:
                 return
-            resolved = self._resolve(entry, at_start, conditional)
+            resolved = self._resolve(entry, at_start, conditional, node_data)
             if resolved is None:
                 return
             content, source = resolved

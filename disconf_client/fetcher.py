@@ -35,7 +35,14 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from disconf_core import Coordinates, content_md5, unquote_etag, validate_config_name
+from disconf_core import (
+    ConfigType,
+    Coordinates,
+    content_md5,
+    quoted_etag,
+    unquote_etag,
+    validate_config_name,
+)
 
 from .errors import (
     ConfigNotFoundError,
@@ -259,6 +266,12 @@ class ConfigFetcher:
                 self._etags[cache_key] = etag
             else:
                 self._etags.pop(cache_key, None)
+
+    def remember(self, coords: Coordinates, kind: ConfigType, name: str, content: bytes) -> None:
+        """``content`` was obtained without a download (from a notification's node data): the
+        next conditional download of it asks with its ETag (the server's ETag is its MD5)."""
+        what = "file" if kind is ConfigType.FILE else "item"
+        self._etags[f"{what} {coords} {name}"] = quoted_etag(content)
 
     def fetch_file(self, coords: Coordinates, name: str, *, conditional: bool = False) -> bytes:
         """The raw bytes of file ``name`` (ETag-checked).

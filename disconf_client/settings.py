@@ -9,7 +9,8 @@ Sources, highest precedence first:
    ``DISCONF_RETRY_TIMES``, ``DISCONF_RETRY_SLEEP``, ``DISCONF_RECHECK_INTERVAL``,
    ``DISCONF_ZK_HOSTS``, ``DISCONF_ZK_PREFIX``, ``DISCONF_HTTP_TIMEOUT``,
    ``DISCONF_TRANSFER_TIMEOUT``, ``DISCONF_MAX_CONFIG_BYTES``, ``DISCONF_CALLBACK_WARN_AFTER``,
-   ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``, ``DISCONF_BOOTSTRAP_BUNDLE``);
+   ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``, ``DISCONF_BOOTSTRAP_BUNDLE``,
+   ``DISCONF_START_JITTER``, ``DISCONF_RESYNC_JITTER``);
 3. a ``disconf.properties`` file (``DISCONF_PROPERTIES`` or ``properties_file=`` names it, else
    ``./disconf.properties`` if it exists), with the original Java client's keys, each with or
    without the ``disconf.`` prefix: ``conf_server_host``, ``app``, ``version``, ``env``,
@@ -18,7 +19,8 @@ Sources, highest precedence first:
 4. defaults (``DEFAULT_VERSION``, ``DEFAULT_ENV``, mode ``auto``, ``./disconf/download``, 3 tries,
    2 s between tries, a safety-net check every 300 s, 5 s per connect or read, 30 s per whole
    download, 1 MiB per config as the server's default ``MAX_CONFIG_BYTES``, a callback reported
-   after 10 s, 8 callback threads, no read token).
+   after 10 s, 8 callback threads, no read token, no start jitter, a re-sync spread over up to
+   2 s: see :mod:`disconf_client.jitter`).
 
 The read token is a secret: it is left out of ``repr()`` and never logged.
 
@@ -49,6 +51,7 @@ from disconf_core import (
 )
 
 from .errors import SettingsError
+from .jitter import MAX_JITTER
 
 __all__ = [
     "ClientSettings",
@@ -101,6 +104,9 @@ class ClientSettings:
     # A bundle exported by the server: the start source when no server answers and no
     # snapshot exists (see disconf_client.bundle).
     bootstrap_bundle: Path | None = None
+    # Upper bounds of the random waits that spread a fleet's requests (disconf_client.jitter).
+    start_jitter: float = 0.0
+    resync_jitter: float = 2.0
 
     @property
     def coordinates(self) -> Coordinates:
@@ -136,6 +142,8 @@ _FILE_KEYS: dict[str, tuple[str, ...]] = {
     "callback_threads": ("callback_threads",),
     "read_token": ("read_token",),
     "bootstrap_bundle": ("bootstrap_bundle",),
+    "start_jitter": ("start_jitter",),
+    "resync_jitter": ("resync_jitter",),
 }
 
 
@@ -188,10 +196,15 @@ def _convert(name: str, raw: Any, origin: str) -> Any:
             "http_timeout",
             "transfer_timeout",
             "callback_warn_after",
+            "start_jitter",
+            "resync_jitter",
         ):
             seconds = float(raw) if isinstance(raw, (int, float)) else to_float(str(raw))
-            if seconds < 0 or (name != "retry_sleep" and seconds == 0):
+            may_be_zero = name in ("retry_sleep", "start_jitter", "resync_jitter")
+            if seconds < 0 or (not may_be_zero and seconds == 0):
                 raise ValueError(f"must be positive, got {raw!r}")
+            if name.endswith("_jitter") and not seconds <= MAX_JITTER:  # NaN too
+                raise ValueError(f"must be at most {MAX_JITTER:g} s, got {raw!r}")
             return seconds
         if name in ("download_dir", "local_dir", "override_dir", "bootstrap_bundle"):
             return Path(raw).expanduser() if raw not in (None, "") else None

@@ -5,13 +5,14 @@
 * creates the config node if missing (persistent, never overwriting existing data) and arms a
   kazoo ``DataWatch`` on it **before** the client fetches the config, so no change can slip
   between fetch and watch. Any ``setData`` on the node (even with unchanged data, as the
-  original server does) is a change: the node's data itself is ignored, the client re-fetches
-  over HTTP;
+  original server does) is a change: ``notify(key, data)`` gets the data kazoo read with the
+  event; the client applies it when it carries the whole content
+  (:func:`disconf_core.notification.content_from_node`), else it re-fetches over HTTP;
 * keeps an EPHEMERAL instance node ``<config node>/<host>_<pid>_<uuid>`` whose data is the value
   the client holds (spec §2), rewritten after each applied revision (by the client's writer
   thread, coalesced per config: see :mod:`disconf_client.persist`).
 
-Callbacks from kazoo never block: a data change only calls ``notify(key)``, which must just
+Callbacks from kazoo never block: a data change only calls ``notify(key, data)``, which must just
 enqueue (the client's worker thread fetches and binds); state changes are handed to
 ``client.handler.spawn``.
 
@@ -72,7 +73,7 @@ class ConfigWatcher:
         prefix: str,
         coords: Coordinates,
         *,
-        notify: Callable[[ConfigKey], None],
+        notify: Callable[[ConfigKey, bytes | None], None],
         on_resync: Callable[[], None],
         instance_name: str | None = None,
         session_timeout: float = 10.0,
@@ -153,7 +154,7 @@ class ConfigWatcher:
                     initial[0] = False  # the call made when the watch is armed
                     return None
                 log.debug("config node %s changed (stat %s)", path, stat)
-                self._notify(key)
+                self._notify(key, data)
                 return None
 
             DataWatch(self.zk, path, on_data)
