@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
+from disconf_client import cli_bundles
 from disconf_client.cli import main
 from disconf_core import content_md5
 from tests.plugins.web import LiveServer
@@ -61,3 +63,20 @@ def test_a_refused_import_exits_1_with_the_servers_message(
     err = capsys.readouterr().err
     assert "HTTP 422" in err and "line 2, column 6" in err
     assert main(["export", APP, "prod", VERSION, "--server", live_server.url, "--token", "x"]) == 1
+
+
+def test_a_server_that_never_answers_fails_within_the_http_timeout(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every request of export/import is bounded by cli_bundles.HTTP_TIMEOUT (made short here)."""
+    monkeypatch.setattr(cli_bundles, "HTTP_TIMEOUT", 0.3)
+    mute = socket.create_server(("127.0.0.1", 0), backlog=16)  # never accepts: a black hole
+    try:
+        auth = ["--server", f"127.0.0.1:{mute.getsockname()[1]}", "--token", "t"]
+        assert main(["export", APP, "prod", VERSION, *auth]) == 1
+        bundle = tmp_path / "b.json"
+        bundle.write_text('{"format": "disconf-bundle"}')
+        assert main(["import", APP, "prod", VERSION, str(bundle), *auth]) == 1
+        assert "timed out" in capsys.readouterr().err
+    finally:
+        mute.close()

@@ -15,6 +15,7 @@ other line is the production client, ZooKeeper included).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -351,3 +352,37 @@ def test_copy_with_preview_and_diff_of_two_revisions(web: FlaskClient, tokens: T
         f"{BASE}/copy", json={"to_version": "3_0_0"}, headers=tokens.headers("viewer")
     )
     assert viewer.status_code == 403
+
+
+def test_a_mute_zookeeper_skips_the_fleet_check_and_the_publish_goes_on(
+    make_mysql_database: Callable[[], str],
+) -> None:
+    """ZooKeeper that accepts and never answers: the guard's fleet read gives up within its
+    bounds (instances.CONNECT_WAIT, READ_TIMEOUT), says so, and never blocks a publish; the
+    syntax check still runs."""
+    mute = socket.create_server(("127.0.0.1", 0), backlog=16)  # never accepts: a black hole
+    url = make_mysql_database()
+    upgrade(url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "ZK_ENABLED": True,
+            "ZK_HOSTS": f"127.0.0.1:{mute.getsockname()[1]}",
+            "NOTIFY_INLINE_TIMEOUT": 0.5,
+        }
+    )
+    try:
+        tokens = make_tokens(app)
+        web = app.test_client()
+        check = web.post(
+            f"{BASE}/files/shop.properties/check", data="port=1\n", headers=tokens.headers("admin")
+        ).get_json()
+        assert check["ok"] is True and check["fleet"] == "unavailable"
+        published = _put(web, tokens, "shop.properties", "port=80a0\n")
+        assert published.status_code == 201, published.get_data(as_text=True)
+        assert published.get_json()["notification"] == "pending"
+        assert _put(web, tokens, "shop.json", "{\n").status_code == 422
+    finally:
+        shutdown_app(app)
+        mute.close()
