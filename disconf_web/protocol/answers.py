@@ -301,10 +301,11 @@ class ClientProtocol:
         return self._make(endpoint, status, JSON, body)
 
     def _unavailable(self, endpoint: str, reason: str) -> Answer:
-        body = json.dumps(
-            {"error": f"database unavailable and this config was not served before: {reason}"},
-            ensure_ascii=False,
-        ).encode("utf-8")
+        if endpoint in _LOOKUP_ENDPOINTS:
+            message = f"database unavailable and this config was not served before: {reason}"
+        else:
+            message = f"database unavailable: {reason}"
+        body = json.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
         return self._make(endpoint, 503, ERROR_JSON, body)
 
     def _forbidden(self, endpoint: str, kind: ConfigType | None, app: str, sent: bool) -> Answer:
