@@ -201,6 +201,43 @@ def test_both_adapters_send_the_same_bytes(app: Flask, client: FlaskClient, toke
         assert not status.startswith("5"), url
 
 
+def _same_through_both(fast: ClientFastPath, url: str, headers: dict[str, str]) -> str:
+    status, fast_headers, fast_body = _through(fast, url, headers)
+    flask_status, flask_headers, flask_body = _through(fast.wrapped, url, headers)
+    assert (status, fast_body) == (flask_status, flask_body), url
+    assert fast_headers == [h for h in flask_headers if h[0] != "Vary"], url
+    return status
+
+
+def test_both_adapters_send_the_same_bytes_for_credentials_and_outages(
+    app: Flask, client: FlaskClient, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(client, tokens)
+    fast = app.wsgi_app
+    assert isinstance(fast, ClientFastPath)
+    item, file = f"/api/config/item?{Q}&key=rate", f"/api/config/file?{Q}&key=a.properties"
+    for url in (item, file):
+        client.get(url)  # served once: remembered
+    secret = client.put("/api/v1/apps/demo/read-credential", headers=tokens.headers("admin"))
+    token = {"X-Disconf-Read-Token": secret.json["token"]}
+    wrong = {"X-Disconf-Read-Token": "wrong"}
+    cases = [(url, h) for url in (item, file, f"/api/config/list?{Q}") for h in ({}, wrong, token)]
+    for url, headers in cases:
+        _same_through_both(fast, url, headers)
+    database = get_db(app)
+    monkeypatch.setattr(database.reader, "raw_connection", _down)
+    monkeypatch.setattr(database.reader, "connect", _down)
+    statuses = [
+        _same_through_both(fast, url, headers)
+        for url, headers in [
+            *cases,
+            (f"/api/config/file?{Q}&key=never.properties", {}),
+            (f"/api/config/simple/list?{Q}", token),
+        ]
+    ]
+    assert {"200 OK", "403 FORBIDDEN", "503 SERVICE UNAVAILABLE"} <= set(statuses)
+
+
 def test_conditional_reads_answer_304_when_the_etag_matches(
     client: FlaskClient, tokens: Tokens
 ) -> None:
