@@ -38,7 +38,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..models import ApiToken, App, AppGrant, ConsoleSession, Role, User, utcnow
-from .catalog import get_app, valid_segment
+from .catalog import find_named, get_app, valid_segment
 from .errors import BadRequest, Conflict, NotFound
 from .transactions import audit, transaction
 
@@ -100,10 +100,7 @@ def parse_role(role: object) -> Role:
 
 def get_user(session: so.Session, name: str) -> User:
     """The user called ``name``, or :class:`NotFound`."""
-    user = session.scalar(sa.select(User).where(User.name == name))
-    if user is None:
-        raise NotFound(f"user {name!r} does not exist")
-    return user
+    return find_named(session, User, "user", name)
 
 
 def _check_password(password: object) -> str:

@@ -20,17 +20,22 @@ racing in different processes: the loser's transaction is rolled back and raises
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from disconf_core import Coordinates, InvalidNameError, validate_segment
 
-from ..models import App, AppGrant, ConfigNode, Env, utcnow
+from ..models import App, AppGrant, ConfigNode, Env, Named, utcnow
 from .errors import BadRequest, Conflict, NotFound
 from .transactions import audit, transaction
 
+N = TypeVar("N", bound=Named)
+
 __all__ = [
     "claim_node",
+    "find_named",
     "create_app_record",
     "create_env",
     "get_app",
@@ -87,20 +92,33 @@ def create_env(session: so.Session, *, name: str, actor: str) -> Env:
     return env
 
 
+def find_named(session: so.Session, model: type[N], what: str, name: object) -> N:
+    """The ``model`` row (app, env, user) called ``name``, or :class:`NotFound` naming it.
+
+    A name that could never have been created (not a valid name: too long, a character outside
+    the rule, a lone surrogate the database driver cannot even encode) is not found without a
+    query, so no input reaches the database in a form it would fail on.
+    """
+    row = None
+    try:
+        validate_segment(name, what)
+    except InvalidNameError:
+        pass
+    else:
+        row = session.scalar(sa.select(model).where(model.name == name))
+    if row is None:
+        raise NotFound(f"{what} {name!r} does not exist")
+    return row
+
+
 def get_app(session: so.Session, name: str) -> App:
     """The app called ``name``, or :class:`NotFound`."""
-    app = session.scalar(sa.select(App).where(App.name == name))
-    if app is None:
-        raise NotFound(f"app {name!r} does not exist")
-    return app
+    return find_named(session, App, "app", name)
 
 
 def get_env(session: so.Session, name: str) -> Env:
     """The env called ``name``, or :class:`NotFound`."""
-    env = session.scalar(sa.select(Env).where(Env.name == name))
-    if env is None:
-        raise NotFound(f"env {name!r} does not exist")
-    return env
+    return find_named(session, Env, "env", name)
 
 
 def list_apps(session: so.Session, *, only_ids: set[int] | None = None) -> list[App]:

@@ -222,3 +222,21 @@ def test_migration_claims_existing_triples_oldest_first(database_url: str) -> No
                 )  # fmt: skip
     finally:
         shutdown_app(flask_app)
+
+
+@pytest.mark.parametrize("name", ["\ud800", "a b", "x" * 300, ""])
+def test_a_name_that_cannot_exist_is_not_found_without_reaching_the_database(
+    client: FlaskClient, tokens: Tokens, app: Flask, name: str
+) -> None:
+    """A lone surrogate cannot even be encoded by the database driver (a service called with
+    one raised UnicodeEncodeError); the API refuses it either way, never with a 500."""
+    with get_db(app).new_session() as session:
+        for lookup in (services.get_app, services.get_env):
+            with pytest.raises(services.NotFound, match="does not exist"):
+                lookup(session, name)
+    body = {"name": "newuser", "password": "password-1", "role": "editor", "apps": [name]}
+    response = client.post("/api/v1/users", json=body, headers=tokens.headers("admin"))
+    assert response.status_code in (400, 404), response.get_data(as_text=True)
+    assert (
+        repr(name)[1:20] in response.get_json()["error"] or "U+D800" in response.get_json()["error"]
+    )
