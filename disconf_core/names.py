@@ -134,6 +134,8 @@ def validate_config_name(value: object, what: str = "config", *, storable: bool 
             reason = "it must not contain '/' or '\\'"
         elif _C0_CONTROL.match(char):
             reason = "control characters are refused"
+        elif 0xD800 <= ord(char) <= 0xDFFF:
+            reason = "a lone surrogate is not text (it has no UTF-8 encoding)"
         else:
             continue
         raise InvalidNameError(

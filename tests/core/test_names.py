@@ -123,6 +123,8 @@ def test_a_stored_name_zookeeper_refuses_can_still_be_looked_up() -> None:
     assert validate_config_name("\U0001f600", "file", storable=False) == "\U0001f600"
     with pytest.raises(InvalidNameError, match="'/'"):
         validate_config_name("a/b", "file", storable=False)
+    with pytest.raises(InvalidNameError, match=r"U\+DC00.*lone surrogate"):
+        validate_config_name("a\udc00", "file", storable=False)
 
 
 def test_segments_name_the_offending_character() -> None:
