@@ -5,7 +5,8 @@ what the server answers), used for the restart storm and as the read-throughput 
 ``python -m bench.httpload storm --port P --instances N --start-at T --paths-file F``: N
 simulated instances, each on its own new connection, GET every path in F (one per line) in
 order, all beginning at ``time.monotonic() >= T``. Prints one JSON line: ``{"done", "errors",
-"finished_at", "first_error"}``.
+"finished_at", "first_error", "completions"}`` (``completions``: each instance's finishing time,
+``time.monotonic()``, for the completions-over-time chart).
 
 ``python -m bench.httpload read --port P --connections C --duration D --path PATH``: C
 connections looping GETs for D seconds; prints ``{"requests", "errors", "latencies_ms"...}``.
@@ -52,7 +53,9 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path:
     return body
 
 
-async def _instance(port: int, paths: list[str], errors: list[str]) -> None:
+async def _instance(
+    port: int, paths: list[str], errors: list[str], completions: list[float]
+) -> None:
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection("127.0.0.1", port), _TIMEOUT
@@ -63,6 +66,7 @@ async def _instance(port: int, paths: list[str], errors: list[str]) -> None:
     try:
         for path in paths:
             await asyncio.wait_for(_get(reader, writer, path), _TIMEOUT)
+        completions.append(time.monotonic())
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, HttpError) as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -74,12 +78,14 @@ async def _storm(port: int, instances: int, paths: list[str], start_at: float) -
     if delay > 0:
         await asyncio.sleep(delay)
     errors: list[str] = []
-    await asyncio.gather(*(_instance(port, paths, errors) for _ in range(instances)))
+    completions: list[float] = []
+    await asyncio.gather(*(_instance(port, paths, errors, completions) for _ in range(instances)))
     return {
         "done": instances,
         "errors": len(errors),
         "first_error": errors[0] if errors else "",
         "finished_at": time.monotonic(),
+        "completions": completions,
     }
 
 

@@ -38,7 +38,7 @@ from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from disconf_web.serving import default_workers
 
 from .harness import BenchError, HelloServer, WebServer, percentile, python_env, stop_process
-from .report import render_report
+from .report import write_report
 
 __all__ = ["SIZES", "STEPS", "Size", "main", "run_benchmarks"]
 
@@ -69,7 +69,7 @@ SIZES = {
         (1, 2), 5, 6, 2, 3, 1.0, 4, 20, 2, 1.0, 2,
         slow_clients=20, mute_clients=20, slow_seconds=2.0, slow_probe_connections=2,
     ),
-    "full": Size((1, 10, 100), 200, 1000, 8, 20, 10.0, 64, 3000, 4, 10.0, 4),
+    "full": Size((1, 10, 100), 200, 1000, 8, 20, 10.0, 64, 10000, 4, 10.0, 4),
 }  # fmt: skip
 
 
@@ -413,9 +413,16 @@ def bench_reads(ctx: Context) -> None:
     servers: list[tuple[str, WebServer, bool]] = [("SQLite", ctx.web, False)]
     try:
         if ctx.mysql_url:
-            mysql = WebServer(ctx.work / "mysql", ctx.mysql_url, ctx.zk.hosts, name="web-mysql")
-            mysql.bootstrap_admin()
-            servers.append(("MySQL", mysql.start(), True))
+            # The same database through both drivers, side by side: PyMySQL (pure Python) and
+            # mysqlclient (the C driver, the documented fast URL).
+            for driver, label in (("pymysql", "PyMySQL"), ("mysqldb", "mysqlclient")):
+                url = _with_driver(ctx.mysql_url, driver)
+                mysql = WebServer(ctx.work / driver, url, ctx.zk.hosts, name=f"web-{driver}")
+                if not servers[1:]:
+                    mysql.bootstrap_admin()
+                else:
+                    mysql.admin_token = servers[1][1].admin_token
+                servers.append((f"MySQL ({label})", mysql.start(), True))
         for label, server, _own in servers:
             server.ensure_app_env(APP, ENV)
             server.publish_item(APP, ENV, VERSION, "read.item", "42")
@@ -443,6 +450,14 @@ def bench_reads(ctx: Context) -> None:
     ctx.results["reads"] = {"ceiling": median, "rows": rows, "connections": size.read_connections}
 
 
+def _with_driver(url: str, driver: str) -> str:
+    """``url`` (``mysql://`` or ``mysql+<driver>://``) through SQLAlchemy driver ``driver``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("mysql"):
+        raise BenchError(f"not a MySQL URL: {url!r}")
+    return f"mysql+{driver}://{rest}"
+
+
 def bench_storm(ctx: Context) -> None:
     """4. ``storm_instances`` instances at once: hosts, prefix and 5 configs each."""
     size = ctx.size
@@ -465,12 +480,21 @@ def bench_storm(ctx: Context) -> None:
         for i in range(size.storm_processes)
     ]  # fmt: skip
     outs = _run_parallel(commands, 600)
+    completions = sorted(t - start_at for out in outs for t in out.get("completions", ()))
     ctx.results["storm"] = {
         "instances": sum(out["done"] for out in outs),
         "requests_each": len(paths),
         "seconds": max(out["finished_at"] for out in outs) - start_at,
         "errors": sum(out["errors"] for out in outs),
         "first_error": next((o["first_error"] for o in outs if o["first_error"]), ""),
+        "processes": size.storm_processes,
+        # seconds after the start at which 1, 2, ... 100 % of the instances were done
+        "completions_pct": [
+            completions[min(len(completions) - 1, (len(completions) * pct) // 100)]
+            for pct in range(1, 101)
+        ]
+        if completions
+        else [],
     }
 
 
@@ -624,7 +648,7 @@ def run_benchmarks(
         durations = {**merged.get("durations", {}), **ctx.results.pop("durations", {})}
         merged.update(ctx.results, durations=durations)
         if "meta" in merged:
-            out.write_text(render_report(merged), encoding="utf-8")
+            write_report(merged, out)
             previous.write_text(json.dumps(merged, indent=1), encoding="utf-8")
             return merged
     ctx.results["meta"] = {
@@ -641,7 +665,7 @@ def run_benchmarks(
         "load_before": round(load_before[0], 1),
         "load_after": round(os.getloadavg()[0], 1),
     }
-    out.write_text(render_report(ctx.results), encoding="utf-8")
+    write_report(ctx.results, out)
     out.with_suffix(".json").write_text(json.dumps(ctx.results, indent=1), encoding="utf-8")
     return ctx.results
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import CHARTS
 from bench.run import run_benchmarks
 
 
@@ -33,10 +34,18 @@ def test_tiny_benchmarks_produce_a_report_without_errors(
     assert results["fanout"]["last"]["n"] == results["fanout"]["publishes"]
     reads = results["reads"]
     assert reads["ceiling"]["errors"] == 0 and reads["ceiling"]["rps"] > 0
-    assert {row["database"] for row in reads["rows"]} == {"SQLite", "MySQL"}
+    assert {row["database"] for row in reads["rows"]} == {
+        "SQLite",
+        "MySQL (PyMySQL)",
+        "MySQL (mysqlclient)",
+    }
     assert all(row["errors"] == 0 and row["rps"] > 0 for row in reads["rows"])
     assert results["storm"]["errors"] == 0
     assert results["storm"]["instances"] == 20
+    assert len(results["storm"]["completions_pct"]) == 100
+    for chart in CHARTS.values():  # drawn from the JSON, linked from the report
+        assert (tmp_path / chart).read_text(encoding="utf-8").startswith("<svg")
+        assert f"({chart})" in text
     assert results["publish"]["publishes"] > 0
     assert results["publish"]["undelivered_keys"] == 0
     slow = results["slow_clients"]
