@@ -41,6 +41,7 @@ from disconf_core import (
     Coordinates,
     DisconfError,
     InstanceCheck,
+    InvalidNameError,
     app_node,
     check_file_instance,
     check_item_instance,
@@ -196,15 +197,17 @@ def self_check(
 ) -> dict[int, ConfigCheck]:
     """``{config id: check}`` for ``configs`` of ``coords``, read concurrently within
     ``timeout``. Raises :class:`ZooKeeperUnavailable` or a kazoo/timeout error."""
-    paths = {
-        config.id: config_node(prefix, coords, ConfigType(config.type), config.name)
-        for config in configs
-    }
+    paths: dict[int, str] = {}
+    for config in configs:
+        try:
+            paths[config.id] = config_node(prefix, coords, ConfigType(config.type), config.name)
+        except InvalidNameError:
+            continue  # a name stored before ZooKeeper's rule was enforced: no node, no instance
     found = registry.instances_of(list(paths.values()), timeout)
     checks: dict[int, ConfigCheck] = {}
     for config in configs:
         check = ConfigCheck()
-        for instance in found[paths[config.id]]:
+        for instance in found[paths[config.id]] if config.id in paths else []:
             if ConfigType(config.type) is ConfigType.FILE:
                 result = check_file_instance(
                     instance.name, config.name, config.value, instance.data

@@ -12,6 +12,7 @@ On SQLite and on the real MariaDB (``database_url``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,11 +21,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from disconf_core import ConfigType
-from disconf_web import get_db, services
+from disconf_web import get_db, services, shutdown_app
 from disconf_web.migrate import upgrade
 from disconf_web.models import Config, ConfigNode, ConfigRevision, Notification
 from disconf_web.services import console as ops
-from tests.ui.conftest import Console
+from tests.ui.conftest import Console, make_app, publish, seed
 
 from .conftest import Tokens
 
@@ -240,3 +241,25 @@ def test_a_name_that_cannot_exist_is_not_found_without_reaching_the_database(
     assert (
         repr(name)[1:20] in response.get_json()["error"] or "U+D800" in response.get_json()["error"]
     )
+
+
+def test_a_stored_name_zookeeper_refuses_does_not_break_the_self_check(
+    tmp_path: Path, zk_hosts: str
+) -> None:
+    """The version page (with its ZooKeeper self-check) still answers when a config stored
+    before the rule has a name no node can have; the other configs are checked as usual."""
+    flask_app = make_app(f"sqlite:///{tmp_path / 'z.sqlite'}", ZK_ENABLED=True, ZK_HOSTS=zk_hosts)
+    try:
+        seed(flask_app)
+        publish(flask_app, "a.properties", "a=1\n")
+        publish(flask_app, "legacy", "v", kind="item")
+        with get_db(flask_app).new_session() as session:
+            session.execute(sa.update(Config).where(Config.name == "legacy").values(name="\x85"))
+            session.commit()
+        console = Console(flask_app)
+        assert console.login("viewer").status_code == 302
+        page = console.get("/apps/demo/envs/dev/versions/1_0")
+        assert page.status_code == 200, page.text[:2000]
+        assert "a.properties" in page.text and "self-check unavailable" not in page.text
+    finally:
+        shutdown_app(flask_app)
