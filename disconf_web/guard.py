@@ -1,8 +1,8 @@
 """The publish guard: refuse, before anything is stored, a file its parser or the fleet rejects.
 
 Two checks run on every publish of a file or item through the
-:class:`~disconf_web.publisher.Publisher` (the API's PUT, the console's editor, copies and
-bundle imports), and in the dry run (``POST .../check``, the console's diff preview):
+:class:`~disconf_web.publisher.Publisher` (the API's PUT and rollback, the console's editor,
+copies and bundle imports), and in the dry run (``POST .../check``, the console's diff preview):
 
 * **Syntax**: a file whose name has a known format (``.properties``, ``.yaml``/``.yml``,
   ``.json``, ``.toml``, ``.ini``; :mod:`disconf_core.formats`) must parse; otherwise 422 naming

@@ -28,8 +28,9 @@ Error Handling
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 import sqlalchemy.orm as so
 from flask import Flask
@@ -37,7 +38,7 @@ from flask import Flask
 from . import services
 from .extensions import get_db
 from .guard import PublishGuard
-from .instances import InstanceRegistry
+from .instances import InstanceRegistry, budget_left
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
 from .services import ChangeResult, ConfigChange
 from .services import console as console_services
@@ -61,6 +62,26 @@ class Published(NamedTuple):
 
     result: ChangeResult
     notification: str
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _one_zookeeper_budget(method: Callable[P, R]) -> Callable[P, R]:
+    """Every ZooKeeper wait of one publish call — the publish guard's reads of the running
+    instances, then the inline delivery — shares one budget, ``NOTIFY_INLINE_TIMEOUT``: a
+    paused or slow ZooKeeper delays a publish by one budget at most, not one read timeout per
+    config plus the delivery's."""
+
+    @functools.wraps(method)
+    def bounded(*args: P.args, **kwargs: P.kwargs) -> R:
+        publisher = args[0]
+        assert isinstance(publisher, Publisher)
+        with publisher.instances.budget(publisher.notifier.inline_timeout):
+            return method(*args, **kwargs)
+
+    return bounded
 
 
 class Publisher:
@@ -113,18 +134,22 @@ class Publisher:
     # -- the publish calls ---------------------------------------------------------------------
 
     def deliver(self, ids: Sequence[int]) -> str:
-        """Deliver these new rows inline: "delivered", "pending", "failed" or "none"."""
+        """Deliver these new rows inline: "delivered", "pending", "failed" or "none".
+
+        Inside a publish call the delivery gets what is left of the call's ZooKeeper budget
+        (see :func:`_one_zookeeper_budget`), else the whole ``NOTIFY_INLINE_TIMEOUT``."""
         if not ids:
             return "none"
         if not self.notifier.enabled:
             return "pending"
         self.notifier.ensure_started()
-        return self.notifier.deliver_inline(list(ids))
+        return self.notifier.deliver_inline(list(ids), budget_left())
 
     def _published(self, result: ChangeResult) -> Published:
         ids = result.notification_ids if result.changed else []
         return Published(result, self.deliver(ids))
 
+    @_one_zookeeper_budget
     def publish_config(
         self,
         session: so.Session,
@@ -158,10 +183,29 @@ class Publisher:
             )
         return self._published(result)
 
+    @_one_zookeeper_budget
     def rollback_config(
-        self, session: so.Session, *, to_revision: int, **change: Unpack[ConfigChange]
+        self,
+        session: so.Session,
+        *,
+        to_revision: int,
+        force: str | None = None,
+        **change: Unpack[ConfigChange],
     ) -> Published:
-        """Publish an earlier revision's value again, then notify its clients."""
+        """Publish an earlier revision's value again, then notify its clients.
+
+        The publish guard checks the restored value against the running fleet first (the
+        instances running now may bind other types than when that revision was current).
+        """
+        coords = change["coords"]
+        past = self._past_value(session, to_revision, change)
+        reports = []
+        if past is not None:
+            reports = self.guard.check(
+                zk_prefix=self.zk_prefix,
+                configs=[(coords, change["kind"], change["name"], past)],
+                force=force,
+            )
         result = services.rollback_config(
             session,
             to_revision=to_revision,
@@ -169,13 +213,31 @@ class Publisher:
             zk_prefix=self.zk_prefix,
             **change,
         )
+        if force and result.changed:
+            self.guard.record_forced(
+                session, reports, coords=coords, actor=change["actor"], reason=force
+            )
         return self._published(result)
+
+    @staticmethod
+    def _past_value(session: so.Session, number: int, change: ConfigChange) -> str | None:
+        """The value revision ``number`` set, or None (the services then refuse the rollback)."""
+        try:
+            revision = services.listing.get_revision(
+                session, change["coords"], change["kind"], change["name"], number
+            )
+        except services.ServiceError:
+            return None
+        value = revision.new_value
+        session.rollback()
+        return value
 
     def delete_config(self, session: so.Session, **change: Unpack[ConfigChange]) -> Published:
         """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
+    @_one_zookeeper_budget
     def apply_copy(
         self,
         session: so.Session,

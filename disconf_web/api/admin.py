@@ -477,6 +477,7 @@ def rollback(scope: Scope, name: str) -> Response:
         kind=scope.config_type,
         name=name,
         to_revision=target,
+        force=force_reason(scope.user),
         actor=scope.user.name,
         comment=check_comment(comment, 'field "comment"') or _comment(),
         if_match=request.headers.get("If-Match"),

@@ -497,7 +497,7 @@ _PATHS: dict[str, Any] = {
     "/api/v1/apps/{app}/envs/{env}/versions/{version}/{kind}/{name}/rollback": {
         "post": {
             "summary": "Publish the value a past revision set, as a new revision",
-            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH],
+            "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH, *FORCE],
             "requestBody": {
                 "required": True,
                 "content": {

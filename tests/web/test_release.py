@@ -386,3 +386,25 @@ def test_a_mute_zookeeper_skips_the_fleet_check_and_the_publish_goes_on(
     finally:
         shutdown_app(app)
         mute.close()
+
+
+def test_a_rollback_to_a_value_the_fleet_rejects_is_refused_unless_forced(
+    web: FlaskClient, tokens: Tokens, zk_hosts: str, tmp_path: Path
+) -> None:
+    assert _put(web, tokens, "shop.properties", "port=http\n").status_code == 201
+    assert _put(web, tokens, "shop.properties", "port=8080\n").status_code == 200
+    rollback = f"{BASE}/files/shop.properties/rollback"
+    with _client(web, zk_hosts, tmp_path, _shop_class()):
+        refused = web.post(rollback, json={"revision": 1}, headers=tokens.headers("editor"))
+        assert refused.status_code == 422, refused.get_data(as_text=True)
+        assert "`port=http`" in refused.get_json()["error"]
+        forced = web.post(
+            rollback,
+            json={"revision": 1},
+            headers=tokens.headers("admin"),
+            query_string={"force_reason": "restore the old scheme"},
+        )
+        assert forced.status_code == 200 and forced.get_json()["revision"] == 3
+    # Unknown revisions are still the services' 404.
+    missing = web.post(rollback, json={"revision": 9}, headers=tokens.headers("admin"))
+    assert missing.status_code == 404
