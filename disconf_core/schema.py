@@ -187,8 +187,13 @@ def _check_scalar(raw: Any, kind: str, description: Mapping[str, Any]) -> None:
         if not _text(raw).strip():
             raise ValueError("an empty path")
     elif kind == "duration":
-        if not _number(raw):
-            to_duration(_text(raw))
+        try:
+            if _number(raw):
+                timedelta(seconds=raw)
+            else:
+                to_duration(_text(raw))
+        except (OverflowError, ValueError) as exc:
+            raise ValueError(f"not a duration: {raw!r} ({exc})") from None
     elif kind == "enum":
         names = description.get("names", [])
         values = description.get("values", [])

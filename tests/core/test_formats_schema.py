@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from disconf_client.binding import convert_value
 from disconf_client.decorators import config_spec, disconf_file, field
@@ -173,3 +175,31 @@ def test_data_without_schema_is_not_checked() -> None:
     assert instance_schema(b"8080") is None
     assert instance_schema(b"\xff") is None
     assert file_instance_data("a.yaml", "a: 1\n") == b"{}"
+
+
+_RAW = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["1", "-2", "1_000", "0.5", "1e3", "true", "off", "5m", "RED", "a, b"]),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.booleans(),
+    st.none(),
+    st.lists(st.one_of(st.integers(), st.text(max_size=4)), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=_RAW, annotation=st.sampled_from(TYPES))
+def test_guard_and_client_agree_on_generated_values(raw: Any, annotation: Any) -> None:
+    description = json.loads(json.dumps(describe_type(annotation)))
+    try:
+        convert_value(raw, annotation)
+        client_accepts = True
+    except (ValueError, TypeError, ArithmeticError):
+        client_accepts = False
+    try:
+        check_value(raw, description)
+        guard_accepts = True
+    except ValueError:
+        guard_accepts = False
+    assert guard_accepts == client_accepts
