@@ -133,11 +133,10 @@ def check_file_instance(
             stored = parse_properties(stored_content)
         except PropertiesError:
             stored = {}
-    mismatched = [
-        key
-        for key, value in reported.items()
-        if key != SCHEMA_KEY and not _same(stored.get(key), value)
-    ]
+    if SCHEMA_KEY in reported:  # shown without the schema: the values the instance holds
+        reported = {key: value for key, value in reported.items() if key != SCHEMA_KEY}
+        text = json.dumps(reported, ensure_ascii=False, separators=(",", ":"))
+    mismatched = [key for key, value in reported.items() if not _same(stored.get(key), value)]
     return InstanceCheck(instance, text, mismatched)
 
 

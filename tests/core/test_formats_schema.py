@@ -160,7 +160,8 @@ def test_bound_schema_in_the_instance_node_and_the_self_check_ignores_it() -> No
     # The values keep the spec's meaning; the self-check skips the schema key.
     reported = json.loads(data)
     assert reported["port"] == "8080" and SCHEMA_KEY in reported
-    assert check_file_instance("i1", "shop.properties", "port=8080\nhost=a\n", data).ok
+    check = check_file_instance("i1", "shop.properties", "port=8080\nhost=a\n", data)
+    assert check.ok and json.loads(check.value) == {"port": "8080", "host": "a"}
     assert not check_file_instance("i1", "shop.properties", "port=1\nhost=a\n", data).ok
     document = parse_mapping("shop.properties", "port=80a0\npricing.rate=x\ncustom=zz\n")
     assert document is not None
