@@ -23,6 +23,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.mysql
+import sqlalchemy.dialects.sqlite
 import sqlalchemy.orm as so
 
 from disconf_core import Coordinates, InvalidNameError, validate_segment
@@ -135,37 +137,55 @@ def list_envs(session: so.Session) -> list[Env]:
     return list(session.scalars(sa.select(Env).order_by(Env.name)))
 
 
+def _claim(session: so.Session, coords: Coordinates, app: App, env: Env) -> None:
+    """Insert the node row unless its name is taken (by anyone, committed or not: the
+    database waits for a racing transaction to end, then skips the row instead of failing)."""
+    row = {
+        "node_name": coords.node_name,
+        "app_id": app.id,
+        "env_id": env.id,
+        "version": coords.version,
+        "created_at": utcnow(),
+    }
+    if session.get_bind().dialect.name == "mysql":
+        mysql_insert = sa.dialects.mysql.insert(ConfigNode).values(row)
+        # "id = id": a no-op update, so a taken name skips the row instead of failing.
+        session.execute(mysql_insert.on_duplicate_key_update(id=ConfigNode.__table__.c.id))
+    else:
+        session.execute(sa.dialects.sqlite.insert(ConfigNode).values(row).on_conflict_do_nothing())
+
+
 def claim_node(session: so.Session, coords: Coordinates, app: App, env: Env) -> ConfigNode:
     """The node of ``coords``, claimed now if it has none (inside the caller's transaction).
 
     Raises :class:`Conflict` naming the other app x env x version if that one holds the same
-    node name ``<app>_<version>_<env>``.
+    node name ``<app>_<version>_<env>``. Race-free: two transactions claiming the same name at
+    once both insert-or-skip, then read the holder with a locking read (the latest committed
+    row, not the transaction's snapshot), so the same triple succeeds twice and a colliding one
+    gets the Conflict.
     """
-    node = session.scalar(
-        sa.select(ConfigNode).where(
-            ConfigNode.app_id == app.id,
-            ConfigNode.env_id == env.id,
-            ConfigNode.version == coords.version,
-        )
+    mine = (
+        ConfigNode.app_id == app.id,
+        ConfigNode.env_id == env.id,
+        ConfigNode.version == coords.version,
     )
+    node = session.scalar(sa.select(ConfigNode).where(*mine))
     if node is not None:
-        return node
-    other = session.scalar(sa.select(ConfigNode).where(ConfigNode.node_name == coords.node_name))
-    if other is not None:
-        holder = Coordinates(app=other.app.name, version=other.version, env=other.env.name)
-        raise Conflict(
-            f"app {coords.app!r} env {coords.env!r} version {coords.version!r} would share the "
-            f"ZooKeeper node {coords.node_name!r} with app {holder.app!r} env {holder.env!r} "
-            f"version {holder.version!r} (node names are <app>_<version>_<env>): choose "
-            "another name"
-        )
-    node = ConfigNode(
-        node_name=coords.node_name,
-        app_id=app.id,
-        env_id=env.id,
-        version=coords.version,
-        created_at=utcnow(),
+        return node  # claimed before: node rows never change
+    _claim(session, coords, app, env)
+    holder = session.scalar(
+        sa.select(ConfigNode)
+        .where(ConfigNode.node_name == coords.node_name)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
     )
-    session.add(node)
-    session.flush()
-    return node
+    assert holder is not None  # inserted above, or held by the row that made the insert skip
+    if (holder.app_id, holder.env_id, holder.version) == (app.id, env.id, coords.version):
+        return holder
+    other = Coordinates(app=holder.app.name, version=holder.version, env=holder.env.name)
+    raise Conflict(
+        f"app {coords.app!r} env {coords.env!r} version {coords.version!r} would share the "
+        f"ZooKeeper node {coords.node_name!r} with app {other.app!r} env {other.env!r} "
+        f"version {other.version!r} (node names are <app>_<version>_<env>): choose "
+        "another name"
+    )

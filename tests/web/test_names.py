@@ -12,6 +12,7 @@ On SQLite and on the real MariaDB (``database_url``).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -263,3 +264,50 @@ def test_a_stored_name_zookeeper_refuses_does_not_break_the_self_check(
         assert "a.properties" in page.text and "self-check unavailable" not in page.text
     finally:
         shutdown_app(flask_app)
+
+
+# Bound on the racing claim's thread (it waits at most for the first transaction's commit).
+RACE_TIMEOUT = 30.0
+
+
+@pytest.mark.parametrize("second", [("col", "x_v1"), ("col_x", "v1")])
+def test_racing_claims_of_one_node_name(
+    app: Flask, tokens: Tokens, second: tuple[str, str]
+) -> None:
+    """Two transactions claim the node name ``col_x_v1_dev`` at once, the first not committed
+    yet: the same triple claims it twice without error; a colliding triple gets Conflict naming
+    the first (never an IntegrityError, whatever the interleaving)."""
+    database = get_db(app)
+    with database.new_session() as session:
+        services.create_app_record(session, name="col", actor="t")
+        services.create_app_record(session, name="col_x", actor="t")
+    outcome: dict[str, str] = {}
+
+    def claim(app_name: str, version: str, session: Any) -> str:
+        coords = services.coordinates(app_name, "dev", version)
+        rows = services.get_app(session, app_name), services.get_env(session, "dev")
+        return str(services.claim_node(session, coords, *rows).node_name)
+
+    def racing() -> None:
+        with database.new_session() as other:
+            try:
+                with other.begin():
+                    outcome["claimed"] = claim(*second, other)
+            except services.Conflict as exc:
+                outcome["conflict"] = str(exc)
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome["error"] = repr(exc)
+
+    with database.new_session() as first:
+        with first.begin():
+            assert claim("col", "x_v1", first) == "col_x_v1_dev"
+            thread = threading.Thread(target=racing)
+            thread.start()
+            thread.join(timeout=0.2)  # let it reach the database while the first is open
+        thread.join(timeout=RACE_TIMEOUT)
+    assert not thread.is_alive()
+    if second == ("col", "x_v1"):
+        assert outcome == {"claimed": "col_x_v1_dev"}
+    else:
+        assert set(outcome) == {"conflict"}, outcome
+        assert "app 'col' env 'dev' version 'x_v1'" in outcome["conflict"]
