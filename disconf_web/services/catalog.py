@@ -14,8 +14,9 @@ sits where every new triple passes: publishing a config (API, console, copy, upl
 Error Handling
 --------------
 Nothing here talks to ZooKeeper. The unique ``node_name`` column decides between two claims
-racing in different processes: the loser's transaction is rolled back and raises
-:class:`Conflict` (retrying then names the winner).
+racing in different processes: the second waits for the first transaction to end, then finds
+the holder with a locking read (the same triple carries on; another one gets :class:`Conflict`
+naming the holder). A database lost mid-claim rolls the whole publish back.
 """
 
 from __future__ import annotations
