@@ -22,8 +22,10 @@ Life of a config (a decorated class registered with the client):
   which must not block), so a hung callback never stops
   values from flowing, to its own config or to any other. The snapshot and instance-node writes
   run on a writer thread, coalesced per config (:mod:`disconf_client.persist`: a burst of
-  revisions costs one pair of writes per config; a revision is recorded within two write rounds
-  of being applied; ``close()`` flushes). ``start()`` returns with them written.
+  revisions costs one pair of writes per config; a revision is recorded within the writer's
+  window of 1-2 s plus two write rounds of being applied, so a publish reaching a whole fleet is
+  delivered before the fleet's instance-node writes reach ZooKeeper; ``close()`` flushes).
+  ``start()`` returns with them written.
 
 Error Handling
 --------------
@@ -99,7 +101,7 @@ from .errors import (
 from .fetcher import ConfigFetcher, NotModified
 from .jitter import jitter_delay
 from .local_files import LocalFileWatcher
-from .persist import FLUSH_WAIT, CoalescingWriter
+from .persist import FLUSH_WAIT, RECORD_DELAY, CoalescingWriter
 from .scan import scan as scan_module
 from .schema import bound_schema
 from .settings import ClientSettings, LoadMode, load_settings
@@ -198,7 +200,7 @@ class DisconfClient:
                 transfer_timeout=settings.transfer_timeout,
                 read_token=settings.read_token,
             )
-        self._writer = CoalescingWriter()
+        self._writer = CoalescingWriter(delay=RECORD_DELAY)
         self._lanes = CallbackLanes(
             max_threads=settings.callback_threads,
             warn_after=settings.callback_warn_after,

@@ -133,3 +133,21 @@ def test_resync_without_jitter_is_immediate(harness: Harness, zk_hosts: str) -> 
     intruder.close()
     wait_until(lambda: Redis.port == 5, timeout=30, message="re-fetch after session loss")
     assert client._resync_due is None
+
+
+def test_writer_window_coalesces_a_burst_and_flush_cuts_it_short() -> None:
+    """With a window, a burst of revisions of one config costs one write, deterministically;
+    flush() does not wait for the window."""
+    from disconf_client.persist import RECORD_DELAY, CoalescingWriter
+
+    assert RECORD_DELAY > 0
+    ran: list[int] = []
+    writer = CoalescingWriter(delay=3600.0)  # a window longer than any test
+    try:
+        for revision in range(5):
+            writer.submit("config", lambda r=revision: ran.append(r))
+        writer.submit("other", lambda: ran.append(100))
+        assert writer.flush(10.0)
+        assert sorted(ran) == [4, 100] and writer.coalesced == 4
+    finally:
+        writer.close(10.0)
