@@ -11,13 +11,15 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from disconf_core import content_md5
 from disconf_web import create_app, get_db, shutdown_app
 from disconf_web.fastpath import ClientFastPath
 from disconf_web.migrate import upgrade
-from disconf_web.protocol import get_protocol
+from disconf_web.protocol import ENDPOINTS, get_protocol
 
 from .conftest import Tokens, make_tokens
 
@@ -255,3 +257,34 @@ def test_conditional_reads_answer_304_when_the_etag_matches(
     changed = client.get(url, headers={"If-None-Match": f'"{content_md5("0.5")}"'})
     assert changed.status_code == 200 and changed.json["value"] == "0.7"
     assert changed.headers["ETag"] == f'"{content_md5("0.7")}"'
+
+
+_QUERY_CHARS = st.characters(codec="latin-1")  # what a WSGI server can put in QUERY_STRING
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(sorted(ENDPOINTS)),
+    query=st.one_of(
+        st.text(_QUERY_CHARS, max_size=80),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["app", "env", "version", "key", "type", "x"]),
+                st.text(_QUERY_CHARS, max_size=12),
+            ),
+            max_size=6,
+        ).map(lambda pairs: "&".join(f"{name}={value}" for name, value in pairs)),
+    ),
+    if_none_match=st.one_of(st.none(), st.text(_QUERY_CHARS, max_size=20)),
+)
+def test_any_query_string_is_answered_alike_and_never_with_a_5xx(
+    app: Flask, path: str, query: str, if_none_match: str | None
+) -> None:
+    fast = app.wsgi_app
+    assert isinstance(fast, ClientFastPath)
+    headers = {} if if_none_match is None else {"If-None-Match": if_none_match}
+    status = _same_through_both(fast, f"{path}?{query}", headers)
+    assert not status.startswith("5"), (path, query)
