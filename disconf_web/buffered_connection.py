@@ -369,14 +369,13 @@ class BufferedConnection(asyncio.Protocol):
         self.pending = bytearray(self.parser.remaining()) + self.pending
         self.keep_alive = bool(self.parser.should_keep_alive) and self.worker.alive
         environ = self._environ()
+        pool = self.worker.pool
         try:
-            future = asyncio.get_running_loop().run_in_executor(
-                self.worker.pool, call_app, self.worker.wsgi, environ
-            )
+            if pool is None:
+                raise RuntimeError("no app pool")
+            pool.submit(self.worker.wsgi, environ, self._answered)
         except RuntimeError:  # the pool is shut down: the worker is stopping
             self._refuse(503, "the worker is stopping")
-            return
-        future.add_done_callback(self._answered)
 
     def _environ(self) -> dict[str, Any]:
         parser = self.parser
@@ -442,13 +441,14 @@ class BufferedConnection(asyncio.Protocol):
                 return True
         return False
 
-    def _answered(self, future: asyncio.Future[Answer]) -> None:
+    def _answered(self, answer: Answer | None, error: BaseException | None) -> None:
+        """On the loop: the pool's answer (or the app's exception) for this connection."""
         if self.state == "closed" or self.transport is None or self.transport.is_closing():
             return
-        try:
-            answer = future.result()
-        except Exception:  # noqa: BLE001 - the last resort behind Flask's own error handling
-            self.worker.log.exception("the app failed on a request from %s", self.peer[0])
+        if answer is None:  # the last resort behind Flask's own error handling
+            self.worker.log.error(
+                "the app failed on a request from %s", self.peer[0], exc_info=error
+            )
             self._refuse(500, "the app failed")
             return
         self.transport.write(self._encode(answer))

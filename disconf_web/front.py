@@ -30,11 +30,11 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gunicorn.workers.base import Worker  # type: ignore[import-untyped]
 
+from .app_pool import AppPool
 from .buffered_connection import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
@@ -71,7 +71,7 @@ class BufferedWorker(Worker):  # type: ignore[misc]
         self.limits: FrontLimits = limits if limits is not None else FrontLimits.from_env()
         self.threads = max(1, int(self.cfg.threads))
         self.connections: set[BufferedConnection] = set()
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: AppPool | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.wsgi: WSGIApp
 
@@ -79,12 +79,12 @@ class BufferedWorker(Worker):  # type: ignore[misc]
         _raise_open_file_limit()
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="disconf-web")
+        self.pool = AppPool(self.threads, self.loop)
         super().init_process()
 
     def handle_quit(self, sig: int, frame: Any) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.shutdown()
         super().handle_quit(sig, frame)
 
     def run(self) -> None:
@@ -93,7 +93,7 @@ class BufferedWorker(Worker):  # type: ignore[misc]
             self.loop.run_until_complete(self._serve())
         finally:
             if self.pool is not None:
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool.shutdown()
             self.loop.close()
 
     async def _serve(self) -> None:
