@@ -28,7 +28,9 @@ collision check reads the database (DB down: SQLAlchemy's error, answered 503).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +60,7 @@ __all__ = [
     "InstanceData",
     "InstanceRegistry",
     "SharedNode",
+    "budget_left",
     "node_collisions",
     "require_own_node",
     "self_check",
@@ -90,7 +93,20 @@ class ConfigCheck:
         return sum(1 for instance in self.instances if not instance.ok)
 
 
+# The deadline of the request's ZooKeeper reads (see InstanceRegistry.budget), or None.
+_BUDGET_DEADLINE: ContextVar[float | None] = ContextVar("disconf_zk_budget", default=None)
+
+
+def budget_left() -> float | None:
+    """Seconds left of the current :meth:`InstanceRegistry.budget` (None outside of one)."""
+    deadline = _BUDGET_DEADLINE.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 def _remaining(deadline: float) -> float:
+    budget = _BUDGET_DEADLINE.get()
+    if budget is not None:
+        deadline = min(deadline, budget)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError("ZooKeeper read time budget exhausted")
@@ -103,13 +119,30 @@ class InstanceRegistry:
     def __init__(self, connection: ZooKeeperConnection) -> None:
         self.connection = connection
 
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        """Bound every read of this thread/context inside the block by one deadline, ``seconds``
+        from now (nested budgets keep the earlier deadline). The publisher runs the publish
+        guard's reads in the inline delivery budget, so a paused ZooKeeper costs one budget per
+        request, not one read timeout per config."""
+        deadline = time.monotonic() + seconds
+        outer = _BUDGET_DEADLINE.get()
+        token = _BUDGET_DEADLINE.set(deadline if outer is None else min(outer, deadline))
+        try:
+            yield
+        finally:
+            _BUDGET_DEADLINE.reset(token)
+
     def wait_connected(self, wait: float = CONNECT_WAIT) -> None:
         """Start the session if needed; raise :class:`ZooKeeperUnavailable` unless it is
         connected within ``wait`` seconds (a session just started in this worker)."""
         if not self.connection.enabled:
             raise ZooKeeperUnavailable("ZooKeeper is disabled on this server")
         self.connection.ensure_started()
+        budget = _BUDGET_DEADLINE.get()
         deadline = time.monotonic() + wait
+        if budget is not None:
+            deadline = min(deadline, budget)
         while not self.connection.connected and time.monotonic() < deadline:
             time.sleep(0.05)
         self.connection.client()
