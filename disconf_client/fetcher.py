@@ -21,7 +21,9 @@ start against a dead or mute server list costs one timeout per server, not one r
 config. Outside a round (SERVER mode, background retries) every try is made.
 
 Every request carries ``X-Disconf-Read-Token`` when a ``read_token`` is set (the token is never
-logged). Sleeps wait on a ``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
+logged), and ``X-Disconf-Instance`` (the instance id) and ``X-Disconf-Labels`` (``zone=a,...``)
+when given: gray releases target by them (unmodified clients send neither). Sleeps wait on a
+``threading.Event`` so that :meth:`ConfigFetcher.close` interrupts them.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -68,6 +70,8 @@ DEFAULT_MAX_CONFIG_BYTES = 1024 * 1024
 DEFAULT_TRANSFER_TIMEOUT = 30.0
 """Seconds one whole download may take (headers and body), whatever ``http_timeout`` is."""
 READ_TOKEN_HEADER = "X-Disconf-Read-Token"
+INSTANCE_HEADER = "X-Disconf-Instance"
+LABELS_HEADER = "X-Disconf-Labels"
 _ENVELOPE_OVERHEAD = 4096  # status/message around an item's value
 
 
@@ -85,6 +89,8 @@ class ConfigFetcher:
         max_bytes: int = DEFAULT_MAX_CONFIG_BYTES,
         transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT,
         read_token: str | None = None,
+        instance: str | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         if not servers:
             raise ValueError("ConfigFetcher needs at least one server")
@@ -96,6 +102,11 @@ class ConfigFetcher:
         self.max_bytes = max_bytes
         self.transfer_timeout = transfer_timeout
         self._headers = {READ_TOKEN_HEADER: read_token} if read_token else {}
+        # Who asks (gray releases target by them): this instance's id and its labels.
+        if instance:
+            self._headers[INSTANCE_HEADER] = instance
+        if labels:
+            self._headers[LABELS_HEADER] = ",".join(f"{k}={v}" for k, v in labels.items())
         self._closed = threading.Event()
         self._preferred = 0  # index of the server that answered last
         self._dead: dict[str, str] | None = None  # inside start_round: server -> why
@@ -201,7 +212,7 @@ class ConfigFetcher:
         )
         answer = self.transport.handle(request)
         if answer.status == 403:
-            hint = "refused" if self._headers else "not set"
+            hint = "refused" if READ_TOKEN_HEADER in self._headers else "not set"
             raise FetchError(
                 f"HTTP 403: {answer.text[:200].strip()} (the client's read_token / "
                 f"DISCONF_READ_TOKEN is {hint})"

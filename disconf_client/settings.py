@@ -10,7 +10,7 @@ Sources, highest precedence first:
    ``DISCONF_ZK_HOSTS``, ``DISCONF_ZK_PREFIX``, ``DISCONF_HTTP_TIMEOUT``,
    ``DISCONF_TRANSFER_TIMEOUT``, ``DISCONF_MAX_CONFIG_BYTES``, ``DISCONF_CALLBACK_WARN_AFTER``,
    ``DISCONF_CALLBACK_THREADS``, ``DISCONF_READ_TOKEN``, ``DISCONF_BOOTSTRAP_BUNDLE``,
-   ``DISCONF_START_JITTER``, ``DISCONF_RESYNC_JITTER``);
+   ``DISCONF_START_JITTER``, ``DISCONF_RESYNC_JITTER``, ``DISCONF_LABELS``);
 3. a ``disconf.properties`` file (``DISCONF_PROPERTIES`` or ``properties_file=`` names it, else
    ``./disconf.properties`` if it exists), with the original Java client's keys, each with or
    without the ``disconf.`` prefix: ``conf_server_host``, ``app``, ``version``, ``env``,
@@ -22,6 +22,10 @@ Sources, highest precedence first:
    after 10 s, 8 callback threads, no read token, no start jitter, a re-sync spread over up to
    2 s: see :mod:`disconf_client.jitter`).
 
+``labels`` (``labels={"zone": "a"}``, ``DISCONF_LABELS=zone=a,tier=web``): this instance's
+labels, sent with every fetch; gray releases may target them. Keys and values are 1 to 64
+characters of ``A-Z a-z 0-9 _ . : / -``.
+
 The read token is a secret: it is left out of ``repr()`` and never logged.
 
 A missing app, or a missing server list in a mode that needs one, raises
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +112,8 @@ class ClientSettings:
     # Upper bounds of the random waits that spread a fleet's requests (disconf_client.jitter).
     start_jitter: float = 0.0
     resync_jitter: float = 2.0
+    # Sent with every fetch as X-Disconf-Labels (gray releases may target them).
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def coordinates(self) -> Coordinates:
@@ -144,7 +151,35 @@ _FILE_KEYS: dict[str, tuple[str, ...]] = {
     "bootstrap_bundle": ("bootstrap_bundle",),
     "start_jitter": ("start_jitter",),
     "resync_jitter": ("resync_jitter",),
+    "labels": ("labels",),
 }
+
+_LABEL = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+MAX_LABELS = 64
+
+
+def _parse_labels(raw: Any) -> dict[str, str]:
+    """``zone=a,tier=web`` or a mapping -> validated labels (ValueError naming the bad one)."""
+    if isinstance(raw, Mapping):
+        pairs = [(str(k), str(v)) for k, v in raw.items()]
+    else:
+        pairs = []
+        for part in str(raw).split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep:
+                raise ValueError(f"label {part.strip()!r} is not key=value")
+            pairs.append((key.strip(), value.strip()))
+    if len(pairs) > MAX_LABELS:
+        raise ValueError(f"{len(pairs)} labels: at most {MAX_LABELS}")
+    for key, value in pairs:
+        if not _LABEL.fullmatch(key) or not _LABEL.fullmatch(value):
+            raise ValueError(
+                f"label {key!r}={value!r}: keys and values are 1 to 64 characters of "
+                "A-Z a-z 0-9 _ . : / -"
+            )
+    return dict(pairs)
 
 
 def _env_name(name: str) -> str:
@@ -228,6 +263,8 @@ def _convert(name: str, raw: Any, origin: str) -> Any:
         if name == "read_token":
             token = str(raw).strip()
             return token or None
+        if name == "labels":
+            return _parse_labels(raw)
         return str(raw).strip() if isinstance(raw, str) else raw
     except SettingsError:
         raise

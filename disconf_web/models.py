@@ -14,6 +14,9 @@ migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
   the change; ``delivered_at`` is set once ZooKeeper accepted it, ``failed_at`` once it refused
   it for good.
 * ``AuditEvent``: who did what, for every change, creation, login and token operation.
+* ``GrayRelease``: a gray release of one config (new content for targeted instances);
+  ``active_config_id`` is the config's id while it runs and NULL once promoted or aborted, so
+  the database allows one running gray release per config (migration 0007).
 
 Times are naive UTC. Names use a binary (case-sensitive) collation on MySQL, like ZooKeeper.
 """
@@ -39,6 +42,8 @@ __all__ = [
     "ConfigStatus",
     "ConsoleSession",
     "Env",
+    "GrayRelease",
+    "GrayStatus",
     "LoginAttempt",
     "Notification",
     "Role",
@@ -287,3 +292,36 @@ class LoginAttempt(Base):
     ip: so.Mapped[str] = so.mapped_column(sa.String(64))
     at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
     success: so.Mapped[bool] = so.mapped_column(default=False)
+
+
+class GrayStatus(str, enum.Enum):
+    ACTIVE = "active"
+    PROMOTED = "promoted"
+    ABORTED = "aborted"
+
+
+class GrayRelease(Base):
+    """A gray release of one config (see :mod:`disconf_web.gray`): ``value`` is served to the
+    instances ``target`` selects (JSON: ``{"instances": [...]}``, ``{"hosts": [...]}``,
+    ``{"labels": {...}}`` or ``{"percent": n}``); every other instance keeps the main revision."""
+
+    __tablename__ = "gray_releases"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    config_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("configs.id"), index=True)
+    # The config's id while running, NULL once ended: one running gray release per config.
+    active_config_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("configs.id"), unique=True
+    )
+    value: so.Mapped[str] = so.mapped_column(LongText())
+    md5: so.Mapped[str] = so.mapped_column(sa.String(32))
+    target: so.Mapped[str] = so.mapped_column(sa.Text())
+    status: so.Mapped[str] = so.mapped_column(sa.String(16))
+    base_revision: so.Mapped[int]
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    created_by: so.Mapped[str] = so.mapped_column(Name(64))
+    comment: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
+    ended_at: so.Mapped[datetime | None]
+    ended_by: so.Mapped[str | None] = so.mapped_column(Name(64))
+    end_comment: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")

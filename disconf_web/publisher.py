@@ -24,6 +24,11 @@ Error Handling
 * ZooKeeper down, paused or session ``LOST``: the change is committed; the inline delivery gives
   up within its budget and never waits for the sweeper; the answer says ``"pending"``.
 * Restart: rows left pending are delivered by any process's sweeper.
+
+Gray releases (:mod:`.gray`): while a config has a running gray release, every publish,
+rollback, delete or copy that changes it is refused with 409 naming the release (one query,
+before the guard); promoting the release publishes through :meth:`Publisher.publish_config`
+with ``promoting_gray``.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 import sqlalchemy.orm as so
 from flask import Flask
 
-from . import services
+from . import gray, services
 from .extensions import get_db
 from .guard import PublishGuard
 from .instances import InstanceRegistry, budget_left
@@ -156,15 +161,22 @@ class Publisher:
         *,
         content: bytes | str,
         force: str | None = None,
+        promoting_gray: int | None = None,
         **change: Unpack[ConfigChange],
     ) -> Published:
         """Create or update a file or item, then notify its clients.
+
+        Refused (409) while the config has a running gray release, unless ``promoting_gray``
+        is that release's id.
 
         The publish guard (:mod:`.guard`) checks the content first: a syntax error, or a value
         a running instance would reject, raises ``GuardRefusal`` (422) unless ``force`` (an
         admin's reason) overrides the fleet check; a forced publish is audited.
         """
         coords = change["coords"]
+        gray.refuse_during_gray(
+            session, [(coords, change["kind"], change["name"])], allow=promoting_gray
+        )
         reports = self.guard.check(
             zk_prefix=self.zk_prefix,
             configs=[(coords, change["kind"], change["name"], content)],
@@ -198,6 +210,7 @@ class Publisher:
         instances running now may bind other types than when that revision was current).
         """
         coords = change["coords"]
+        gray.refuse_during_gray(session, [(coords, change["kind"], change["name"])])
         past = self._past_value(session, to_revision, change)
         reports = []
         if past is not None:
@@ -234,6 +247,7 @@ class Publisher:
 
     def delete_config(self, session: so.Session, **change: Unpack[ConfigChange]) -> Published:
         """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
+        gray.refuse_during_gray(session, [(change["coords"], change["kind"], change["name"])])
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
@@ -252,6 +266,15 @@ class Publisher:
 
         The publish guard checks every added or changed config first (see :meth:`publish_config`).
         """
+        gray.refuse_during_gray(
+            session,
+            [
+                (plan.target, entry.kind, entry.name)
+                for entry in plan.entries
+                if entry.status in ("added", "changed")
+                or (delete_removed and entry.status == "removed")
+            ],
+        )
         reports = self.guard.check(
             zk_prefix=self.zk_prefix,
             configs=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import accounts as _accounts  # noqa: F401 - registers its routes
+from . import gray as _gray  # noqa: F401 - registers its routes (gray releases)
 from . import notifications as _notifications  # noqa: F401 - registers its routes (outbox)
 from . import openapi as _openapi  # noqa: F401 - registers /api/v1/openapi.json
 from . import release as _release  # noqa: F401 - registers its routes (guard, bundles, copy)

@@ -13,6 +13,7 @@ import os
 
 from flask import Flask
 
+from .. import gray
 from ..extensions import get_db
 from .answers import ENDPOINTS as ENDPOINTS
 from .answers import Answer as Answer
@@ -63,6 +64,7 @@ def init_app(app: Flask) -> ClientProtocol:
         zk_hosts=str(app.config["ZK_HOSTS"]),
         zk_prefix=str(app.config["ZK_PREFIX"]),
         last_served=last_served,
+        trusted_proxies=gray.trusted_proxies(app.config),
     )
     app.extensions[EXTENSION_KEY] = protocol
     return protocol

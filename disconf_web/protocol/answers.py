@@ -13,6 +13,13 @@ on any error; the list endpoints answer the console envelope with ``success`` as
 Extras, ignored by old clients: ``ETag`` and ``X-Disconf-MD5`` on found items and files, and
 ``If-None-Match`` answered with ``304 Not Modified`` (no body) when the ETag still matches.
 
+Gray releases (:mod:`disconf_web.gray`): the hot query also reads the config's running gray
+release (an outer join on its unique ``active_config_id``: no extra query when there is none);
+a request the release targets (instance id ``X-Disconf-Instance``, labels ``X-Disconf-Labels``,
+the client address after the trusted proxies) gets the gray content, with its own ETag and its
+own last-served key; every other request the main revision. During a database outage the
+release last seen keeps choosing (a process restarted during the outage serves main).
+
 The opt-in read credential (:mod:`disconf_web.protocol.credentials`): an app that has one
 requires ``X-Disconf-Read-Token`` on the item, file and list endpoints (403 otherwise; the
 ZooKeeper hosts and prefix stay open, they hold no config value).
@@ -47,8 +54,9 @@ from werkzeug.http import HTTP_STATUS_CODES
 from disconf_core import ConfigType
 from disconf_core.hashing import content_md5
 
+from .. import gray
 from ..extensions import Database
-from ..models import App, Config, ConfigStatus, Env
+from ..models import App, Config, ConfigStatus, Env, GrayRelease
 from .credentials import HEADER, AppReadCredential, credential_matches
 from .last_served import LastServed, Served, ServedKey
 
@@ -76,13 +84,15 @@ _C = Config.__table__
 _A = App.__table__
 _E = Env.__table__
 _R = AppReadCredential.__table__
+_G = GrayRelease.__table__
 
 _ONE = (
-    sa.select(_C.c.value, _C.c.md5, _R.c.token_hash)
+    sa.select(_C.c.value, _C.c.md5, _R.c.token_hash, _G.c.id, _G.c.value, _G.c.md5, _G.c.target)
     .select_from(
         _C.join(_A, _A.c.id == _C.c.app_id)
         .join(_E, _E.c.id == _C.c.env_id)
         .outerjoin(_R, _R.c.app_id == _A.c.id)
+        .outerjoin(_G, _G.c.active_config_id == _C.c.id)
     )
     .where(
         _A.c.name == sa.bindparam("app"),
@@ -126,12 +136,17 @@ _LIST = (
 @dataclass(frozen=True)
 class ClientRequest:
     """What the protocol reads from a request: the path, the first value of each query
-    parameter, ``If-None-Match`` and the read credential header."""
+    parameter, ``If-None-Match``, the read credential header, and what a gray release targets
+    by (our client's instance id and labels, the peer address, ``X-Forwarded-For``)."""
 
     path: str
     args: Mapping[str, str] = field(default_factory=dict)
     if_none_match: str | None = None
     read_token: str | None = None
+    instance: str | None = None
+    labels: str | None = None
+    remote_addr: str | None = None
+    forwarded_for: str | None = None
 
 
 def client_request(environ: Mapping[str, Any]) -> ClientRequest:
@@ -147,6 +162,10 @@ def client_request(environ: Mapping[str, Any]) -> ClientRequest:
         args=args,
         if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
         read_token=environ.get("HTTP_" + HEADER.upper().replace("-", "_")),
+        instance=environ.get("HTTP_X_DISCONF_INSTANCE"),
+        labels=environ.get("HTTP_X_DISCONF_LABELS"),
+        remote_addr=environ.get("REMOTE_ADDR"),
+        forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
     )
 
 
@@ -248,10 +267,19 @@ class ClientProtocol:
     """The client endpoints of one app (kept in ``app.extensions``; see the module docstring)."""
 
     def __init__(
-        self, database: Database, *, zk_hosts: str, zk_prefix: str, last_served: LastServed
+        self,
+        database: Database,
+        *,
+        zk_hosts: str,
+        zk_prefix: str,
+        last_served: LastServed,
+        trusted_proxies: gray.TrustedProxies | None = None,
     ) -> None:
         self.database = database
         self.last_served = last_served
+        self.trusted_proxies = trusted_proxies or gray.TrustedProxies()
+        # The running gray release last seen per config (for reads during an outage).
+        self._gray: dict[ServedKey, gray.GrayRule] = {}
         self._hosts = envelope_bytes(1, "", zk_hosts)
         self._prefix = envelope_bytes(1, "", zk_prefix)
         self._statement: _HotStatement | None = None
@@ -354,6 +382,9 @@ class ClientProtocol:
             row = statement.first(values)
         except statement.errors as exc:
             log.warning("client read of %r: database unavailable: %r", key, exc)
+            rule = self._gray.get(key)
+            if rule is not None and rule.selects(self._requester(request)):
+                key = gray.variant_key(key, rule.release_id)
             served = self.last_served.get(key)
             if served is None:
                 return self._unavailable(endpoint, _reason(exc))
@@ -361,9 +392,34 @@ class ClientProtocol:
         if row is None:
             self.last_served.discard(key)
             return self._miss(request, endpoint, kind)
-        served = Served(str(row[0]), str(row[1]), None if row[2] is None else str(row[2]))
+        credential = None if row[2] is None else str(row[2])
+        if row[3] is not None:  # a running gray release: does it target this request?
+            rule = self._gray_rule(key, int(row[3]), str(row[6]))
+            if rule.selects(self._requester(request)):
+                served = Served(str(row[4]), str(row[5]), credential)
+                self.last_served.put(gray.variant_key(key, rule.release_id), served)
+                return self._found(request, endpoint, kind, served)
+        elif self._gray:
+            self._gray.pop(key, None)  # its release ended
+        served = Served(str(row[0]), str(row[1]), credential)
         self.last_served.put(key, served)
         return self._found(request, endpoint, kind, served)
+
+    def _gray_rule(self, key: ServedKey, release_id: int, target: str) -> gray.GrayRule:
+        """The parsed target of a running release (parsed once per release and config)."""
+        rule = self._gray.get(key)
+        if rule is None or rule.release_id != release_id:
+            rule = self._gray[key] = gray.GrayRule.from_json(release_id, target)
+        return rule
+
+    def _requester(self, request: ClientRequest) -> gray.Requester:
+        return gray.Requester(
+            instance=request.instance or None,
+            labels=gray.parse_labels(request.labels),
+            address=gray.client_address(
+                request.remote_addr, request.forwarded_for, self.trusted_proxies
+            ),
+        )
 
     def _app_and_env(self, app: str, env: str | None) -> tuple[bool, str | None, bool]:
         """(app exists, its credential hash, env exists) in one connection."""
