@@ -106,7 +106,7 @@ from .scan import scan as scan_module
 from .schema import bound_schema
 from .settings import ClientSettings, LoadMode, load_settings
 from .transport import Transport
-from .watch import ConfigKey, ConfigWatcher
+from .watch import ConfigKey, ConfigWatcher, default_instance_name
 
 __all__ = ["ClientStats", "DisconfClient"]
 
@@ -179,6 +179,9 @@ class DisconfClient:
         self.settings = settings
         self.stats = ClientStats()
         self._pid = os.getpid()
+        # This instance's id: the name of its instance nodes, sent with every fetch (gray
+        # releases target it) as X-Disconf-Instance, with the labels as X-Disconf-Labels.
+        self.instance_name = default_instance_name()
         self._listeners: list[ChangeCallback] = [on_change] if on_change else []
         self._on_error = on_error
         self._entries: dict[ConfigKey, _Entry] = {}
@@ -199,6 +202,8 @@ class DisconfClient:
                 max_bytes=settings.max_config_bytes,
                 transfer_timeout=settings.transfer_timeout,
                 read_token=settings.read_token,
+                instance=self.instance_name,
+                labels=settings.labels,
             )
         self._writer = CoalescingWriter(delay=RECORD_DELAY)
         self._lanes = CallbackLanes(
@@ -384,6 +389,7 @@ class DisconfClient:
             settings.coordinates,
             notify=self._notified,
             on_resync=self._resync_later,
+            instance_name=self.instance_name,
         )
         self._watcher = watcher
         self._discovery_pending = False
