@@ -50,7 +50,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -71,6 +71,9 @@ from .services.configs import find_config, notification_data
 from .services.transactions import audit, transaction
 from .settings import SettingsError
 
+if TYPE_CHECKING:
+    from .publisher import Publisher
+
 __all__ = [
     "INSTANCE_HEADER",
     "LABELS_HEADER",
@@ -85,6 +88,8 @@ __all__ = [
     "instance_variant",
     "parse_labels",
     "parse_target",
+    "begin_release",
+    "finish_release",
     "refuse_during_gray",
     "trusted_proxies",
     "variant_key",
@@ -526,6 +531,97 @@ def instance_variant(kind: ConfigType, name: str, main: str, gray: str, instance
     if on_gray:
         return "gray"
     return "main" if on_main else "other"
+
+
+class Outcome(NamedTuple):
+    """A start, promote or abort: the release and the notification's fate."""
+
+    release: GrayRelease
+    notification: str
+
+
+def begin_release(
+    publisher: Publisher,
+    session: so.Session,
+    *,
+    coords: Coordinates,
+    kind: ConfigType,
+    name: str,
+    value: str,
+    target: Mapping[str, Any],
+    actor: str,
+    comment: str,
+    force: str | None = None,
+) -> Outcome:
+    """Start a release the way a publish goes: the publish guard (syntax, the running fleet;
+    ``force`` an admin's reason, audited), the rows in one transaction, the inline delivery;
+    all ZooKeeper waits within one ``NOTIFY_INLINE_TIMEOUT``."""
+    with publisher.instances.budget(publisher.notifier.inline_timeout):
+        reports = publisher.guard.check(
+            zk_prefix=publisher.zk_prefix, configs=[(coords, kind, name, value)], force=force
+        )
+        release, ids = start(
+            session,
+            zk_prefix=publisher.zk_prefix,
+            coords=coords,
+            kind=kind,
+            name=name,
+            value=value,
+            target=target,
+            actor=actor,
+            comment=comment,
+        )
+        if force:
+            publisher.guard.record_forced(
+                session, reports, coords=coords, actor=actor, reason=force
+            )
+        return Outcome(release, publisher.deliver(ids))
+
+
+def finish_release(
+    publisher: Publisher,
+    session: so.Session,
+    *,
+    coords: Coordinates,
+    kind: ConfigType,
+    name: str,
+    status: GrayStatus,
+    actor: str,
+    comment: str,
+    force: str | None = None,
+) -> Outcome:
+    """Promote (publish the gray content through the publisher as the next revision, then end
+    the release) or abort (end it and notify a re-fetch) the running release of a config."""
+    found = running(session, coords, kind, name)
+    release_id, value = found.id, found.value
+    notification = "none"
+    if status is GrayStatus.PROMOTED:
+        published = publisher.publish_config(
+            session,
+            coords=coords,
+            kind=kind,
+            name=name,
+            content=value,
+            force=force,
+            promoting_gray=release_id,
+            actor=actor,
+            comment=f"gray release #{release_id} promoted" + (f": {comment}" if comment else ""),
+        )
+        notification = published.notification
+    ended, ids = end(
+        session,
+        zk_prefix=publisher.zk_prefix,
+        coords=coords,
+        kind=kind,
+        name=name,
+        release_id=release_id,
+        status=status,
+        actor=actor,
+        comment=comment,
+    )
+    if ids:
+        notification = publisher.deliver(ids)
+    return Outcome(ended, notification)
 
 
 def release_json(release: GrayRelease) -> dict[str, Any]:

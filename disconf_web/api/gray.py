@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 
-from disconf_core import ConfigType, config_node
+from disconf_core import ConfigType, Coordinates, config_node
 
 from .. import gray, services
 from ..guard import force_reason
@@ -33,7 +33,14 @@ from ..urls import CONFIG_URL
 from . import openapi
 from .admin import Scope, _json_body, _session, bp, check_comment, scoped
 
-__all__ = ["abort_gray", "gray_history", "promote_gray", "show_gray", "start_gray"]
+__all__ = [
+    "abort_gray",
+    "gray_history",
+    "instance_report",
+    "promote_gray",
+    "show_gray",
+    "start_gray",
+]
 
 
 def _comment(body: dict[str, Any]) -> str:
@@ -59,46 +66,33 @@ def start_gray(scope: Scope, name: str) -> tuple[Response, int]:
     target = gray.parse_target(body.get("target"))
     comment = _comment(body)
     value = _content(body, scope, name)
-    publisher = get_publisher(current_app)
-    kind = scope.config_type
-    force = force_reason(scope.user)
-    session = _session()
-    with publisher.instances.budget(publisher.notifier.inline_timeout):
-        reports = publisher.guard.check(
-            zk_prefix=publisher.zk_prefix,
-            configs=[(scope.coords, kind, name, value)],
-            force=force,
-        )
-        release, ids = gray.start(
-            session,
-            zk_prefix=publisher.zk_prefix,
-            coords=scope.coords,
-            kind=kind,
-            name=name,
-            value=value,
-            target=target,
-            actor=scope.user.name,
-            comment=comment,
-        )
-        answer = gray.release_json(release)
-        if force:
-            publisher.guard.record_forced(
-                session, reports, coords=scope.coords, actor=scope.user.name, reason=force
-            )
-        notification = publisher.deliver(ids)
+    release, notification = gray.begin_release(
+        get_publisher(current_app),
+        _session(),
+        coords=scope.coords,
+        kind=scope.config_type,
+        name=name,
+        value=value,
+        target=target,
+        actor=scope.user.name,
+        comment=comment,
+        force=force_reason(scope.user),
+    )
+    answer = gray.release_json(release)
     return jsonify({"name": name, **answer, "notification": notification}), 201
 
 
-def _instances(scope: Scope, name: str, release: Any) -> dict[str, Any]:
+def instance_report(
+    coords: Coordinates, kind: ConfigType, name: str, release: Any
+) -> dict[str, Any]:
     """The config's instances, each with the variant it runs and whether that is the expected
     one (``applied`` None: its id alone cannot tell whether it is targeted)."""
     session = _session()
-    config = services.get_config(session, scope.coords, scope.config_type, name)
+    config = services.get_config(session, coords, kind, name)
     prefix = current_app.config["ZK_PREFIX"]
-    kind = ConfigType(config.type)
-    path = config_node(prefix, scope.coords, kind, name)
+    path = config_node(prefix, coords, kind, name)
     try:
-        require_own_node(session, prefix, scope.coords)
+        require_own_node(session, prefix, coords)
         registry = get_publisher(current_app).instances
         registry.wait_connected()
         found = registry.instances(path)
@@ -131,46 +125,24 @@ def _instances(scope: Scope, name: str, release: Any) -> dict[str, Any]:
 def show_gray(scope: Scope, name: str) -> Response:
     release = gray.running(_session(), scope.coords, scope.config_type, name)
     answer = {"name": name, **gray.release_json(release), "value": release.value}
-    answer.update(_instances(scope, name, release))
+    answer.update(instance_report(scope.coords, scope.config_type, name, release))
     return jsonify(answer)
 
 
 def _end(scope: Scope, name: str, status: GrayStatus) -> Response:
-    body = _json_body()
-    comment = _comment(body)
-    session = _session()
-    publisher = get_publisher(current_app)
-    release = gray.running(session, scope.coords, scope.config_type, name)
-    release_id, value = release.id, release.value
-    notification = "none"
-    if status is GrayStatus.PROMOTED:
-        published = publisher.publish_config(
-            session,
-            coords=scope.coords,
-            kind=scope.config_type,
-            name=name,
-            content=value,
-            force=force_reason(scope.user),
-            promoting_gray=release_id,
-            actor=scope.user.name,
-            comment=f"gray release #{release_id} promoted" + (f": {comment}" if comment else ""),
-        )
-        notification = published.notification
-    ended, ids = gray.end(
-        session,
-        zk_prefix=publisher.zk_prefix,
+    comment = _comment(_json_body())
+    release, notification = gray.finish_release(
+        get_publisher(current_app),
+        _session(),
         coords=scope.coords,
         kind=scope.config_type,
         name=name,
-        release_id=release_id,
         status=status,
         actor=scope.user.name,
         comment=comment,
+        force=force_reason(scope.user) if status is GrayStatus.PROMOTED else None,
     )
-    answer = gray.release_json(ended)
-    if ids:
-        notification = publisher.deliver(ids)
-    return jsonify({"name": name, **answer, "notification": notification})
+    return jsonify({"name": name, **gray.release_json(release), "notification": notification})
 
 
 @bp.post(CONFIG_URL + "/gray/promote")

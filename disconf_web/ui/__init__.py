@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     pages_apps,
     pages_auth,
     pages_configs,
+    pages_gray,
     pages_history,
     pages_notifications,
 )
