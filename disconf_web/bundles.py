@@ -52,7 +52,7 @@ from disconf_core import (
     validate_config_name,
 )
 
-from . import services
+from . import gray, services
 from .guard import GuardReport
 from .publisher import Publisher
 from .services import BadRequest, Conflict
@@ -324,6 +324,7 @@ def apply_import(
             f"{plan.target} changed since the preview (fingerprint {plan.fingerprint}, "
             f"expected {expect}): preview again"
         )
+    gray.refuse_during_gray(session, [(plan.target, e.kind, e.name) for e in plan.writes])
     guard_plan(publisher, plan, force=force)
     note = comment or f"bundle import into {plan.target}"
     ids: list[int] = []

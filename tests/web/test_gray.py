@@ -156,6 +156,17 @@ def _gray(web: FlaskClient, tokens: Tokens, action: str = "", **body: Any) -> An
     return web.post(path, json=body, headers=tokens.headers("editor"))
 
 
+def _instance_rows(web: FlaskClient, tokens: Tokens) -> list[Any] | None:
+    """The config's instance nodes as the admin API's self-check lists them."""
+    answer = web.get(f"{BASE}/files/shop.properties/instances", headers=tokens.headers("viewer"))
+    rows: list[Any] = answer.get_json()["instances"]
+    return rows if len(rows) == 3 else None
+
+
+def _on_main(row: Any) -> bool:
+    return row is not None and row["ok"]
+
+
 def _port(live: Live) -> int:
     return int(live.cls.port)  # type: ignore[attr-defined]
 
@@ -186,9 +197,9 @@ def test_gray_by_instance_id_reaches_its_target_then_abort_converges(
         data, _stat = zk.get(f"{NODE}/file/shop.properties")
         assert read_trailer(data)[1] == FETCH
         wait_until(lambda: _port(a) == 9090, message="the targeted instance to run gray")
+        wait_until(lambda: len(a.events) == 1, message="the targeted instance's callback")
         wait_until(lambda: _refetched(lives, before), message="every instance to re-fetch")
         assert (_port(b), _port(c)) == (8080, 8080)
-        assert len(a.events) == 1 and b.events == [] and c.events == []
 
         # Main cannot change meanwhile: publish, rollback and delete are 409 naming it.
         refused = _put(web, tokens, "port=7070\nhost=a\n")
@@ -202,6 +213,24 @@ def test_gray_by_instance_id_reaches_its_target_then_abort_converges(
         assert rollback.status_code == 409
         deleted = web.delete(f"{BASE}/files/shop.properties", headers=tokens.headers("admin"))
         assert deleted.status_code == 409
+        # Copies and bundle imports onto it are refused too (another version as the source).
+        other = "/api/v1/apps/demo/envs/dev/versions/2_0"
+        assert (
+            web.put(
+                f"{other}/files/shop.properties",
+                data=b"port=6060\nhost=a\n",
+                headers=tokens.headers("admin"),
+            ).status_code
+            == 201
+        )
+        copied = web.post(
+            f"{other}/copy", json={"to_version": "1_0_0"}, headers=tokens.headers("admin")
+        )
+        assert copied.status_code == 409 and f"#{release['id']}" in copied.get_json()["error"]
+        bundle = web.get(f"{other}/bundle", headers=tokens.headers("admin")).get_json()
+        imported = web.post(f"{BASE}/bundle", json=bundle, headers=tokens.headers("admin"))
+        assert imported.status_code == 409, imported.get_data(as_text=True)
+        assert f"#{release['id']}" in imported.get_json()["error"]
         # One gray release per config at a time.
         again = _gray(web, tokens, content="port=1\nhost=a\n", target={"percent": 5})
         assert again.status_code == 409 and f"#{release['id']}" in again.get_json()["error"]
@@ -219,6 +248,9 @@ def test_gray_by_instance_id_reaches_its_target_then_abort_converges(
             return body if len(rows) == 3 and body["counts"]["applied"] == 3 else None
 
         body = wait_until(settled, message="the instance nodes to report their values")
+        # By now (a's instance node is written a second or two after it applied) b and c have
+        # long handled their re-fetch: unchanged content, no callback.
+        assert len(a.events) == 1 and b.events == [] and c.events == []
         rows = {row["name"]: row for row in body["instances"]}
         assert rows[a.client.instance_name] == {
             "name": a.client.instance_name,
@@ -236,7 +268,12 @@ def test_gray_by_instance_id_reaches_its_target_then_abort_converges(
         assert aborted.status_code == 200, aborted.get_data(as_text=True)
         assert aborted.get_json()["status"] == "aborted"
         wait_until(lambda: _port(a) == 8080, message="the target to return to main")
+        wait_until(lambda: len(a.events) == 2, message="the target's callback")
         wait_until(lambda: _refetched(lives, before), message="every instance to re-fetch")
+        wait_until(
+            lambda: all(_on_main(row) for row in (_instance_rows(web, tokens) or [None])),
+            message="every instance node to report main",
+        )
         assert len(a.events) == 2 and b.events == [] and c.events == []
         assert (
             web.get(
@@ -282,6 +319,7 @@ def test_gray_by_label_then_promote_converges_everyone(
         assert started.status_code == 201, started.get_data(as_text=True)
         gray_id = started.get_json()["id"]
         wait_until(lambda: _port(zone_a) == 9191, message="zone a to run gray")
+        wait_until(lambda: len(zone_a.events) == 1, message="zone a's callback")
         wait_until(lambda: _refetched(lives, before), message="every instance to re-fetch")
         assert (_port(zone_b), _port(plain)) == (8080, 8080)
         assert zone_b.events == [] and plain.events == []
@@ -291,8 +329,9 @@ def test_gray_by_label_then_promote_converges_everyone(
         assert promoted.get_json()["status"] == "promoted"
         for live in lives:
             wait_until(lambda live=live: _port(live) == 9191, message="everyone on the release")
+        for live in (zone_b, plain):
+            wait_until(lambda live=live: len(live.events) == 1, message="their callbacks")
         assert len(zone_a.events) == 1  # it had the content already: no second callback
-        assert len(zone_b.events) == 1 and len(plain.events) == 1
     finally:
         for live in lives:
             live.client.close()
@@ -341,6 +380,9 @@ def test_gray_by_percentage_is_stable_by_instance_id(
         for live in lives:
             want = 9292 if expected[live.client.instance_name] else 8080
             wait_until(lambda live=live, want=want: _port(live) == want, message="its variant")
+        for live in lives:
+            if expected[live.client.instance_name]:
+                wait_until(lambda live=live: len(live.events) == 1, message="its callback")
         for live in lives:
             assert len(live.events) == (1 if expected[live.client.instance_name] else 0)
         # Many instance ids over plain HTTP: each gets the same answer every time; the share
