@@ -411,7 +411,7 @@ def _item(web: FlaskClient, address: str, **headers: str) -> Any:
 
 
 def test_gray_by_address_for_unmodified_clients_and_trusted_proxies(
-    web: FlaskClient, tokens: Tokens, zk_app: Flask
+    web: FlaskClient, tokens: Tokens, zk_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = web.put(f"{BASE}/items/rate", json={"value": "1"}, headers=tokens.headers("admin"))
     assert answer.status_code == 201
@@ -461,6 +461,16 @@ def test_gray_by_address_for_unmodified_clients_and_trusted_proxies(
     gray = protocol.last_served.get(variant_key(key, gray_id))
     assert main is not None and main.value == "1"
     assert gray is not None and gray.value == "2"
+    # The database stops answering: each request still gets the variant it was served.
+    statement = protocol.statement
+
+    def down(values: dict[str, Any]) -> None:
+        raise sa.exc.TimeoutError("the database does not answer")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(statement, "first", down)
+        assert _item(web, "10.0.0.7").get_json()["value"] == "2"
+        assert _item(web, "10.0.0.8").get_json()["value"] == "1"
     # The admin API's own read shows main; abort ends it for everyone.
     aborted = web.post(f"{BASE}/items/rate/gray/abort", json={}, headers=tokens.headers("admin"))
     assert aborted.status_code == 200
