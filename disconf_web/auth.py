@@ -13,13 +13,12 @@ and users.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app, g, request, session
 
 from .extensions import get_db
-from .models import App, AppGrant, Role, User
+from .models import App, Role, User
 from .services import Forbidden, Unauthorized
-from .services.accounts import granted_app_ids, token_for_secret
+from .services.accounts import granted_app_ids, is_granted, token_for_secret
 from .services.catalog import get_app
 
 __all__ = [
@@ -111,10 +110,7 @@ def require_app(user: User, app_name: str, *, write: bool) -> App:
     app = get_app(db_session, app_name)
     if is_admin(user):
         return app
-    granted = db_session.scalar(
-        sa.select(AppGrant.id).where(AppGrant.user_id == user.id, AppGrant.app_id == app.id)
-    )
-    if granted is None:
+    if not is_granted(db_session, user, app):
         raise Forbidden(f"user {user.name!r} has no access to app {app_name!r}")
     if write and user.role != Role.EDITOR.value:
         raise Forbidden(f"user {user.name!r} is a {user.role}: read-only access to {app_name!r}")

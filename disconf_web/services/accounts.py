@@ -56,6 +56,7 @@ __all__ = [
     "get_user",
     "granted_app_ids",
     "granted_apps",
+    "is_granted",
     "list_tokens",
     "list_users",
     "open_console_session",
@@ -174,6 +175,12 @@ def authenticate(session: so.Session, name: str, password: str) -> User | None:
 
 def granted_app_ids(session: so.Session, user: User) -> set[int]:
     return set(session.scalars(sa.select(AppGrant.app_id).where(AppGrant.user_id == user.id)))
+
+
+def is_granted(session: so.Session, user: User, app: App) -> bool:
+    """Whether ``user`` was granted ``app`` (roles are checked by the caller)."""
+    grant = sa.select(AppGrant.id).where(AppGrant.user_id == user.id, AppGrant.app_id == app.id)
+    return session.scalar(grant) is not None
 
 
 def granted_apps(session: so.Session, user_ids: Sequence[int]) -> dict[int, list[str]]:
