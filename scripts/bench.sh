@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the benchmarks of issue 6 and writes docs/benchmarks.md (numbers + analysis).
+# Runs the benchmarks (issues 6, 13, 14) and writes docs/benchmarks.md (numbers, the targets,
+# two SVG charts next to it, the analysis from bench/NOTES.md) and docs/benchmarks.json.
 #   scripts/bench.sh                 full size (push N=1/10/100 x 200 publishes, 1,000-session
-#                                    fan-out, reads on SQLite and MySQL, 3,000-instance storm,
-#                                    publish throughput); ~10 minutes on 2 cores
+#                                    fan-out, reads on SQLite and on MySQL through PyMySQL and
+#                                    mysqlclient, 10,000-instance storm, publish throughput, slow
+#                                    clients); ~12 minutes on 2 cores
 #   scripts/bench.sh --size tiny     a quick smoke run (what CI's test runs)
 #   scripts/bench.sh --steps slow_clients   one step (reads while 500 slow + 500 mute
 #                                    connections are held), merged into docs/benchmarks.json
