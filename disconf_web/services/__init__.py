@@ -1,4 +1,19 @@
-"""The services: every change to stored data goes through these functions (API, console, CLI)."""
+"""The services: all SQL and every transaction of the web tier (API, console, CLI, publisher).
+
+Views and the publisher call these functions with a plain ``so.Session`` and explicit settings
+(ZooKeeper prefix, size limit), so the same code serves every entry point and needs no Flask
+request. One home per concern:
+
+* :mod:`.catalog`: apps, envs, the one lookup by name, and the ZooKeeper node claim of each
+  app x env x version (node names two triples would share are refused);
+* :mod:`.configs`: every config change (revision + notification + audit in one transaction);
+* :mod:`.accounts`: users, grants, tokens, console sessions;
+* :mod:`.console`: what only the console needs (login rate limit, user access, copy);
+* :mod:`.listing`: the paginated lists;
+* :mod:`.transactions`: ``transaction()`` (``with session.begin():`` + the one conflict
+  translator) and ``audit()``, shared by all of the above;
+* :mod:`.errors`: the refusals, each with its HTTP status.
+"""
 
 from __future__ import annotations
 
