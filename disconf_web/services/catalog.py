@@ -38,13 +38,14 @@ N = TypeVar("N", bound=Named)
 
 __all__ = [
     "claim_node",
-    "find_named",
     "create_app_record",
     "create_env",
+    "find_named",
     "get_app",
     "get_env",
     "list_apps",
     "list_envs",
+    "valid_segment",
 ]
 
 
