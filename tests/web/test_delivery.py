@@ -321,7 +321,7 @@ def test_a_late_deliverer_never_moves_the_node_back(make_app: AppFactory, zk_hos
         )
     )
     slow.start()
-    assert held.wait(20)
+    assert held.wait(60), [answer.get_data(as_text=True) for answer in answers]
     newer = second.test_client().put(f"{BASE}/items/k", json={"value": "2"}, headers=admin)
     assert newer.get_json()["notification"] == "delivered"
     assert zk.get(f"{NODE}/item/k")[0] == b"2"
