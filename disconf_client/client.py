@@ -103,7 +103,7 @@ from .jitter import jitter_delay
 from .local_files import LocalFileWatcher
 from .persist import FLUSH_WAIT, RECORD_DELAY, CoalescingWriter
 from .scan import scan as scan_module
-from .schema import bound_schema
+from .schema import bound_schema, items_schema_data
 from .settings import ClientSettings, LoadMode, load_settings
 from .transport import Transport
 from .watch import ConfigKey, ConfigWatcher, default_instance_name
@@ -216,7 +216,11 @@ class DisconfClient:
         self._files: LocalFileWatcher | None = None
         self._queue: queue.Queue[ConfigKey | str | None] = queue.Queue()
         self._queued: set[ConfigKey | str] = set()
-        self._node_data: dict[ConfigKey, bytes | None] = {}  # the latest notified, per config
+        # The latest notified node data per config, numbered per config in arrival order; the
+        # number of the last one applied (a notification never replaces a newer one).
+        self._node_data: dict[ConfigKey, tuple[int, bytes | None]] = {}
+        self._notify_seq: dict[ConfigKey, int] = {}
+        self._applied_seq: dict[ConfigKey, int] = {}
         self._resync_due: float | None = None  # monotonic time of the jittered full re-fetch
         self._queue_lock = threading.Lock()
         self._apply_lock = threading.RLock()
@@ -396,16 +400,63 @@ class DisconfClient:
         if not watcher.start(wait=min(10.0, max(2.0, settings.http_timeout))):
             log.warning("ZooKeeper %s not reachable yet; watching once it is", hosts)
         watcher.watch(key for key in self._entries if self._is_remote(key))
+        schemas = items_schema_data(
+            entry.binding.spec for key, entry in self._entries.items() if self._is_remote(key)
+        )
+        if schemas is not None:
+            watcher.set_schema(schemas)
         if not initial:
             self._resync_later()
         return True
 
     def _notified(self, key: ConfigKey, data: bytes | None = None) -> None:
-        """Called on a kazoo thread: only record the node data and enqueue."""
+        """Called on a kazoo thread, never blocks: node data carrying the whole content is
+        applied right here when nothing else is in flight for it (:meth:`_apply_inline`: one
+        thread hand-off less per notification); anything else is recorded and queued."""
         self.stats.add("notifications")
         with self._queue_lock:
-            self._node_data[key] = data
+            seq = self._notify_seq.get(key, 0) + 1
+            self._notify_seq[key] = seq
+            busy = key in self._queued or _ALL in self._queued or _RECHECK in self._queued
+        if not busy and data is not None and self._apply_inline(key, seq, data):
+            return
+        with self._queue_lock:
+            self._node_data[key] = (seq, data)
         self._enqueue(key)
+
+    def _apply_inline(self, key: ConfigKey, seq: int, data: bytes) -> bool:
+        """Apply node data on the calling (kazoo) thread if that needs no I/O and no wait:
+        whole content, the client running, no target file, no override directory, and the
+        apply lock free (else False: the worker does it). The conversion runs here, which is
+        why converters must be quick; callbacks still run on their lanes."""
+        entry = self._entries.get(key)
+        settings = self.settings
+        if (
+            entry is None
+            or not self._threads
+            or self._closed
+            or self._fetcher is None
+            or entry.binding.spec.target is not None
+            or settings.override_dir is not None
+            or not self._is_remote(key)
+        ):
+            return False
+        content = content_from_node(key[0], data)
+        if content is None or len(content) > settings.max_config_bytes:
+            return False
+        if not self._apply_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._closed or seq <= self._applied_seq.get(key, 0):
+                return not self._closed
+            self._fetcher.remember(settings.coordinates, key[0], key[1], content)
+            entry.stale = False
+            self.stats.add("from_notification")
+            self._applied_seq[key] = seq
+            self._apply(entry, content, "server", at_start=False)
+            return True
+        finally:
+            self._apply_lock.release()
 
     def _resync_later(self) -> None:
         """Re-fetch every config after a random wait of up to ``resync_jitter`` s (not now)."""
@@ -445,13 +496,14 @@ class DisconfClient:
                 return
             with self._queue_lock:
                 self._queued.discard(item)
-                node_data = self._node_data.pop(item, None) if isinstance(item, tuple) else None
+                notified = self._node_data.pop(item, None) if isinstance(item, tuple) else None
+            seq, node_data = notified if notified is not None else (0, None)
             keys = list(self._entries) if isinstance(item, str) else [item]
             for key in keys:
                 if self._stop.is_set():
                     return
                 try:
-                    self._reload(key, conditional=item == _RECHECK, node_data=node_data)
+                    self._reload(key, conditional=item == _RECHECK, node_data=node_data, seq=seq)
                 except BaseException:  # noqa: BLE001 - nothing may kill the worker
                     log.exception("unexpected error while reloading %s", key)
 
@@ -603,11 +655,17 @@ class DisconfClient:
         at_start: bool = False,
         conditional: bool = False,
         node_data: bytes | None = None,
+        seq: int = 0,
     ) -> None:
         entry = self._entries[key]
         with self._apply_lock:
             if self._closed:
                 return
+            if seq:
+                if seq <= self._applied_seq.get(key, 0):
+                    return  # a newer notification of this config was applied meanwhile
+                # the node data, or a download made after it: at least that revision
+                self._applied_seq[key] = seq
             resolved = self._resolve(entry, at_start, conditional, node_data)
             if resolved is None:
                 return

@@ -6,18 +6,25 @@ whether it is required (:mod:`disconf_core.schema`). The server converts a new r
 against the schemas of every live instance before publishing it and refuses a value a running
 instance would reject. A field with its own ``converter=`` is described as ``any`` (the server
 cannot run user code), so it is never checked.
+
+Items: the item instance node holds the raw value (the self-check compares it), so the schemas
+of every bound item go into one EPHEMERAL node per client instance,
+``<prefix>/<app>_<version>_<env>/schema/<instance>`` (:func:`items_schema_data`, written by
+:class:`~disconf_client.watch.ConfigWatcher` and re-created after a session loss like the
+instance nodes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from disconf_core import ConfigType
-from disconf_core.schema import ANY, SCHEMA_VERSION, describe_type
+from disconf_core.schema import ANY, SCHEMA_VERSION, describe_type, item_schemas_data
 
 from .decorators import ConfigSpec, FieldSpec
 
-__all__ = ["bound_schema"]
+__all__ = ["bound_schema", "item_schema", "items_schema_data"]
 
 
 def _described(field: FieldSpec) -> dict[str, Any]:
@@ -36,3 +43,23 @@ def bound_schema(spec: ConfigSpec) -> dict[str, Any] | None:
             for field in spec.fields
         ],
     }
+
+
+def item_schema(spec: ConfigSpec) -> dict[str, Any] | None:
+    """The schema of a bound item (its key is the one field), or None for files."""
+    if spec.kind is not ConfigType.ITEM:
+        return None
+    return {
+        "v": SCHEMA_VERSION,
+        "format": "item",
+        "fields": [
+            {"key": field.key, "type": _described(field), "required": field.required}
+            for field in spec.fields
+        ],
+    }
+
+
+def items_schema_data(specs: Iterable[ConfigSpec]) -> bytes | None:
+    """The data of this client's item-schema node, or None when it binds no item."""
+    schemas = {spec.name: schema for spec in specs if (schema := item_schema(spec)) is not None}
+    return item_schemas_data(schemas) if schemas else None

@@ -12,6 +12,10 @@
   the client holds (spec §2), rewritten after each applied revision (by the client's writer
   thread, coalesced per config: see :mod:`disconf_client.persist`).
 
+It also keeps one EPHEMERAL item-schema node ``<prefix>/<app>_<version>_<env>/schema/<instance>``
+holding the schemas of the items the client binds (:mod:`disconf_client.schema`; the server's
+publish guard reads it), written at start and re-created with the instance nodes.
+
 Callbacks from kazoo never block: a data change only calls ``notify(key, data)``, which must just
 enqueue (the client's worker thread fetches and binds); state changes are handed to
 ``client.handler.spawn``.
@@ -49,6 +53,7 @@ from kazoo.recipe.watchers import DataWatch
 from kazoo.retry import KazooRetry
 
 from disconf_core import ConfigType, Coordinates, config_node, normalize_prefix
+from disconf_core.schema import schema_node
 
 __all__ = ["ConfigKey", "ConfigWatcher", "default_instance_name"]
 
@@ -87,6 +92,7 @@ class ConfigWatcher:
         self._keys: list[ConfigKey] = []
         self._armed: set[ConfigKey] = set()
         self._instance_data: dict[ConfigKey, bytes] = {}
+        self._schema_data: bytes | None = None
         self._lock = threading.RLock()
         self._closed = False
         self._lost = False
@@ -170,8 +176,22 @@ class ConfigWatcher:
         if self.zk.connected and not self._closed:
             self._write_instance(key, data)
 
+    def schema_path(self) -> str:
+        """This client's item-schema node."""
+        return f"{schema_node(self.prefix, self.coords)}/{self.instance_name}"
+
+    def set_schema(self, data: bytes) -> None:
+        """Record the bound items' schemas and write the item-schema node if connected."""
+        with self._lock:
+            self._schema_data = data
+        if self.zk.connected and not self._closed:
+            self._write_node(self.schema_path(), data)
+
     def _write_instance(self, key: ConfigKey, data: bytes) -> None:
-        path = self.instance_path(key)
+        self._write_node(self.instance_path(key), data)
+
+    def _write_node(self, path: str, data: bytes) -> None:
+        """Set or create one EPHEMERAL node of this client (errors logged, rewritten later)."""
         try:
             try:
                 self.zk.set_async(path, data).get(timeout=_OPERATION_TIMEOUT)
@@ -208,8 +228,11 @@ class ConfigWatcher:
                 newly_armed = [key for key in list(self._keys) if self._arm(key)]
                 lost, self._lost = self._lost, False
                 pending = dict(self._instance_data)
+                schema = self._schema_data
             for key, data in pending.items():
                 self._write_instance(key, data)
+            if schema is not None:
+                self._write_node(self.schema_path(), schema)
         except (KazooException, KazooTimeoutError) as exc:
             log.warning("ZooKeeper resync failed (retried on the next connection): %r", exc)
             return

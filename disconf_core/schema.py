@@ -16,11 +16,19 @@ Types (``{"type": ...}``): ``str``, ``int``, ``float``, ``decimal``, ``bool``, `
 shared converter), ``list`` (``items``), ``tuple`` (``items``: one type per position),
 ``map`` (``values``), ``union`` (``of``, ``nullable``), ``enum`` (``names``, ``values``).
 An unknown type name (a newer client) is treated as ``any``. Pure: no I/O.
+
+Items: an item's instance node must hold the raw value (the self-check compares it byte for
+byte), so our client publishes the schemas of the items it binds in one more EPHEMERAL node per
+client instance, ``<prefix>/<app>_<version>_<env>/schema/<instance>`` (:func:`schema_node`),
+whose data is :func:`item_schemas_data`: ``{"v": 1, "items": {"<key>": <schema>}}``, each
+schema shaped like a file's with the item key as its one field. Unmodified clients and the
+spec's self-check only use the ``file/`` and ``item/`` children, so they never see it.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -32,19 +40,27 @@ from typing import Any
 
 from .converters import to_bool, to_decimal, to_duration, to_float, to_int, to_list
 from .formats import MISSING, lookup
+from .names import Coordinates
+from .zkpaths import app_node
 
 __all__ = [
     "SCHEMA_KEY",
+    "SCHEMA_SEGMENT",
     "SCHEMA_VERSION",
     "FieldRejection",
     "check_document",
     "check_value",
     "describe_type",
+    "item_schema",
+    "item_schemas_data",
+    "schema_node",
     "type_label",
 ]
 
 SCHEMA_KEY = "__disconf_schema__"
 SCHEMA_VERSION = 1
+SCHEMA_SEGMENT = "schema"
+"""The child of an app/version/env node holding one item-schema node per client instance."""
 ANY: dict[str, Any] = {"type": "any"}
 _SCALARS = {
     str: "str",
@@ -245,3 +261,27 @@ def check_document(schema: Mapping[str, Any], document: Mapping[str, Any]) -> li
                 FieldRejection(field["key"], _shown(raw), type_label(description), str(exc))
             )
     return rejections
+
+
+def schema_node(prefix: str, coords: Coordinates) -> str:
+    """``<prefix>/<app>_<version>_<env>/schema``: the parent of the item-schema nodes."""
+    return f"{app_node(prefix, coords)}/{SCHEMA_SEGMENT}"
+
+
+def item_schemas_data(schemas: Mapping[str, Mapping[str, Any]]) -> bytes:
+    """The data of a client's item-schema node: ``{"v": 1, "items": {key: schema}}``."""
+    body = {"v": SCHEMA_VERSION, "items": {key: dict(value) for key, value in schemas.items()}}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode(
+        "utf-8"
+    )
+
+
+def item_schema(data: bytes, key: str) -> Mapping[str, Any] | None:
+    """The schema one item-schema node holds for ``key``, or None (not bound, bad data)."""
+    try:
+        body = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    items = body.get("items") if isinstance(body, dict) else None
+    schema = items.get(key) if isinstance(items, dict) else None
+    return schema if isinstance(schema, dict) else None

@@ -12,8 +12,12 @@ copies and bundle imports), and in the dry run (``POST .../check``, the console'
   the config and converts the new content against each schema with the converters the client
   uses; a value some instance would reject is a 422 listing instances, key, value and expected
   type ("3 instances of shop would reject `port=80a0`: ..."). Unmodified Disconf clients
-  publish no schema and are not checked. Items carry no schema (their instance data is the raw
-  value the self-check compares), so the fleet check covers files only.
+  publish no schema and are not checked. An item's instance node holds the raw value the
+  self-check compares, so our client publishes the schemas of the items it binds in one
+  EPHEMERAL node per instance, ``<prefix>/<app>_<version>_<env>/schema/<instance>``
+  (:func:`disconf_core.schema.item_schema`); an item's new value is converted against the
+  schema of every live instance that binds it. A client that is gone has no node, so a value
+  only it would reject is accepted.
 
 An admin may force a refused publish with a reason (``force``): it is stored, and an audit
 event ``config.guard_forced`` records the reason and what the fleet would reject.
@@ -22,7 +26,8 @@ Error Handling
 --------------
 * ZooKeeper down, paused, session ``LOST`` or disabled: the fleet cannot be asked; the syntax
   check still runs, the publish goes on (publishing must not depend on ZooKeeper), the outcome
-  says ``fleet: "unavailable"`` and a warning is logged. Reads are bounded by
+  says ``fleet: "unavailable"`` (the API's publish answer ``fleet_check: "unavailable"``,
+  :func:`fleet_outcome`) and a warning is logged. Reads are bounded by
   :data:`~disconf_web.instances.CONNECT_WAIT` + :data:`~disconf_web.instances.READ_TIMEOUT`.
 * An instance whose data is not our schema (another client, garbage) is skipped.
 * Database: the guard reads nothing from it; the forced-publish audit event is written in its
@@ -33,17 +38,17 @@ Error Handling
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy.orm as so
-from flask import request
+from flask import g, has_request_context, request
 
 from disconf_core import ConfigType, Coordinates, InvalidNameError, config_node
 from disconf_core.formats import FormatSyntaxError, check_syntax, parse_mapping
 from disconf_core.instances import instance_schema
-from disconf_core.schema import FieldRejection, check_document
+from disconf_core.schema import FieldRejection, check_document, item_schema, schema_node
 
 from .auth import require_admin
 from .instances import InstanceRegistry
@@ -56,6 +61,7 @@ __all__ = [
     "GuardRefusal",
     "GuardReport",
     "PublishGuard",
+    "fleet_outcome",
     "force_reason",
 ]
 
@@ -76,6 +82,17 @@ def force_reason(user: User) -> str | None:
     if len(reason) > MAX_REASON:
         raise BadRequest(f"force_reason is {len(reason)} characters: at most {MAX_REASON}")
     return reason
+
+
+def fleet_outcome() -> str:
+    """Whether this request's publishes had the running fleet asked: ``"unavailable"`` (some
+    fleet check was skipped: ZooKeeper down, paused, disabled or slow), ``"checked"``, or
+    ``"not checked"`` (nothing to check: no guard ran, or content that cannot be decoded)."""
+    reports: list[GuardReport] = g.get("disconf_guard_reports", []) if has_request_context() else []
+    fleets = {report.fleet for report in reports}
+    if "unavailable" in fleets:
+        return "unavailable"
+    return "checked" if "checked" in fleets else "not checked"
 
 
 @dataclass(frozen=True)
@@ -117,7 +134,7 @@ class GuardReport:
     app: str
     syntax: FormatSyntaxError | None = None
     rejections: list[FleetRejection] = field(default_factory=list)
-    fleet: str = "not checked"  # checked | unavailable | not checked (items, unknown formats)
+    fleet: str = "not checked"  # checked | unavailable | not checked (undecodable, bad name)
     instances_checked: int = 0
 
     @property
@@ -190,7 +207,10 @@ class PublishGuard:
         """Check one new content (a dry run: nothing is refused or stored here)."""
         report = GuardReport(kind, name, coords.app)
         text = _text(content)
-        if text is None or kind is not ConfigType.FILE:
+        if text is None:
+            return report
+        if kind is ConfigType.ITEM:
+            self._check_items(report, zk_prefix, coords, text)
             return report
         report.syntax = check_syntax(name, text)
         if report.syntax is not None:
@@ -213,15 +233,56 @@ class PublishGuard:
             report.fleet = "unavailable"
             return
         report.fleet = "checked"
+        self._group(
+            report,
+            (
+                (instance.name, schema)
+                for instance in instances
+                if (schema := instance_schema(instance.data)) is not None
+            ),
+            lambda schema: _reject(report.name, text, schema),
+        )
+
+    def _check_items(
+        self, report: GuardReport, zk_prefix: str, coords: Coordinates, text: str
+    ) -> None:
+        """An item's new value against the item-schema node of every live instance."""
+        try:
+            config_node(zk_prefix, coords, report.kind, report.name)
+        except InvalidNameError:
+            return  # no node can exist: the services refuse the name (400 naming the character)
+        path = schema_node(zk_prefix, coords)
+        try:
+            self.registry.wait_connected()
+            instances = self.registry.instances(path)
+        except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused, disabled or slow
+            log.warning("publish guard: cannot read the item schemas under %s: %s", path, exc)
+            report.fleet = "unavailable"
+            return
+        report.fleet = "checked"
+        self._group(
+            report,
+            (
+                (instance.name, schema)
+                for instance in instances
+                if (schema := item_schema(instance.data, report.name)) is not None
+            ),
+            lambda schema: check_document(schema, {report.name: text}),
+        )
+
+    @staticmethod
+    def _group(
+        report: GuardReport,
+        schemas: Iterable[tuple[str, Mapping[str, Any]]],
+        reject: Callable[[Mapping[str, Any]], list[FieldRejection]],
+    ) -> None:
+        """Run ``reject`` per instance schema; group equal rejections into the report."""
         grouped: dict[tuple[str, str | None, str, str], list[str]] = {}
-        for instance in instances:
-            schema = instance_schema(instance.data)
-            if schema is None:
-                continue
+        for name, schema in schemas:
             report.instances_checked += 1
-            for rejection in _reject(report.name, text, schema):
+            for rejection in reject(schema):
                 key = (rejection.key, rejection.value, rejection.expected, rejection.reason)
-                grouped.setdefault(key, []).append(instance.name)
+                grouped.setdefault(key, []).append(name)
         report.rejections = [
             FleetRejection(key, value, expected, reason, tuple(names))
             for (key, value, expected, reason), names in grouped.items()
@@ -240,6 +301,8 @@ class PublishGuard:
             self.inspect(zk_prefix=zk_prefix, coords=c, kind=k, name=n, content=content)
             for c, k, n, content in configs
         ]
+        if has_request_context():  # the API's answer says whether the fleet was asked
+            g.setdefault("disconf_guard_reports", []).extend(reports)
         refused = [report for report in reports if not report.ok]
         if refused:
             refusal = GuardRefusal(refused)

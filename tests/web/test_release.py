@@ -2,7 +2,10 @@
 
 * a file of a known format that does not parse is a 422 naming line and column, nothing stored;
 * a value one running client's schema rejects is a 422 naming instance, key, value and type,
-  accepted once that client is gone; an unmodified client (no schema) is never checked;
+  accepted once that client is gone; an unmodified client (no schema) is never checked; the
+  same for items, whose schemas live in the client's ``schema/<instance>`` node (the item
+  instance node keeps the raw value); the PUT answer's ``fleet_check`` says whether the fleet
+  was asked (``"unavailable"`` when ZooKeeper could not be);
 * an admin forces it with a reason, which is audited; others may not force;
 * bundles: export, preview, import into another env, all or nothing under a failure half-way
   (a refused name; a database error on the second config), notified only after the commit;
@@ -27,7 +30,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from kazoo.client import KazooClient
 
-from disconf_client import DisconfClient, MockTransport, disconf_file
+from disconf_client import DisconfClient, MockTransport, disconf_file, disconf_item
 from disconf_client.transport import Request, Response
 from disconf_core.notification import read_trailer
 from disconf_web import create_app, get_db, shutdown_app
@@ -180,6 +183,58 @@ def test_guard_refuses_what_a_running_client_rejects_until_it_is_gone(
         message="the client's ephemeral instance node to go",
     )
     assert _put(web, tokens, "shop.properties", "port=80a0\nhost=a\n").status_code == 200
+
+
+def _put_item(web: FlaskClient, tokens: Tokens, key: str, value: str, role: str = "admin"):  # type: ignore[no-untyped-def]
+    return web.put(f"{BASE}/items/{key}", json={"value": value}, headers=tokens.headers(role))
+
+
+def test_guard_refuses_an_item_value_a_running_client_rejects_until_it_is_gone(
+    web: FlaskClient, tokens: Tokens, zk_hosts: str, zk: KazooClient, tmp_path: Path
+) -> None:
+    first = _put_item(web, tokens, "rate", "0.5")
+    assert first.status_code == 201 and first.get_json()["fleet_check"] == "checked"
+    # An unmodified Disconf client: a raw value in its item instance node, no schema node.
+    zk.create(f"{NODE}/item/rate/legacy_0_x", b"0.5", ephemeral=True)
+    assert _put_item(web, tokens, "rate", "0.6").status_code == 200
+
+    @disconf_item("rate")
+    class Rate:
+        rate: float
+
+    client = _client(web, zk_hosts, tmp_path, Rate).start()
+    try:
+        instance = client.instance_name
+        # The item instance node keeps the raw value (what the self-check compares).
+        assert zk.get(f"{NODE}/item/rate/{instance}")[0] == b"0.6"
+        schema = json.loads(zk.get(f"{NODE}/schema/{instance}")[0])
+        assert schema["items"]["rate"]["fields"][0]["type"] == {"type": "float"}
+        check = web.post(
+            f"{BASE}/items/rate/check", json={"value": "abc"}, headers=tokens.headers("viewer")
+        ).get_json()
+        assert check["ok"] is False and check["instances_checked"] == 1
+        [rejection] = check["rejections"]
+        assert (rejection["key"], rejection["value"], rejection["expected"]) == (
+            "rate",
+            "abc",
+            "float",
+        )
+        assert rejection["instances"] == [instance]
+        refused = _put_item(web, tokens, "rate", "abc", role="editor")
+        assert refused.status_code == 422, refused.get_data(as_text=True)
+        assert (
+            "1 instance of demo would reject `rate=abc`: expected float"
+            in (refused.get_json()["error"])
+        )
+        accepted = _put_item(web, tokens, "rate", "0.75", role="editor")
+        assert accepted.status_code == 200 and accepted.get_json()["fleet_check"] == "checked"
+    finally:
+        client.close()
+    wait_until(
+        lambda: zk.get_children(f"{NODE}/schema") == [],
+        message="the client's ephemeral item-schema node to go",
+    )
+    assert _put_item(web, tokens, "rate", "abc").status_code == 200
 
 
 def test_admin_forces_with_a_reason_and_it_is_audited(
@@ -382,6 +437,7 @@ def test_a_mute_zookeeper_skips_the_fleet_check_and_the_publish_goes_on(
         published = _put(web, tokens, "shop.properties", "port=80a0\n")
         assert published.status_code == 201, published.get_data(as_text=True)
         assert published.get_json()["notification"] == "pending"
+        assert published.get_json()["fleet_check"] == "unavailable"
         assert _put(web, tokens, "shop.json", "{\n").status_code == 422
     finally:
         shutdown_app(app)
