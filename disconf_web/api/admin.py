@@ -43,7 +43,7 @@ from disconf_core import (
 from .. import services
 from ..auth import require_admin, require_app, require_user, visible_app_ids
 from ..extensions import get_db
-from ..guard import force_reason
+from ..guard import fleet_outcome, force_reason
 from ..instances import SharedNode, require_own_node, self_check
 from ..models import Role, User
 from ..publisher import Published, get_publisher
@@ -219,7 +219,7 @@ def _comment() -> str:
 def _config_response(published: Published, status: int) -> Response:
     result, notification = published
     body = config_json(result.config, with_value=result.config.type == ConfigType.ITEM)
-    body.update(changed=result.changed, notification=notification)
+    body.update(changed=result.changed, notification=notification, fleet_check=fleet_outcome())
     response = jsonify(body)
     response.status_code = status
     response.headers["ETag"] = f'"{result.config.md5}"'

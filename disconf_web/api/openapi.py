@@ -228,10 +228,16 @@ _SCHEMAS: dict[str, Any] = {
             _ref("Config"),
             {
                 "type": "object",
-                "required": ["changed", "notification"],
+                "required": ["changed", "notification", "fleet_check"],
                 "properties": {
                     "changed": {"type": "boolean"},
                     "notification": {"enum": ["delivered", "pending", "none", "failed"]},
+                    "fleet_check": {
+                        "enum": ["checked", "unavailable", "not checked"],
+                        "description": "Whether the publish guard asked the running fleet: "
+                        "'unavailable' when ZooKeeper could not be asked and the publish went "
+                        "on without the fleet check",
+                    },
                 },
             },
         ]
