@@ -5,6 +5,7 @@ Structural: the delays are recorded (and replaced), never timed."""
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import pytest
@@ -151,3 +152,36 @@ def test_writer_window_coalesces_a_burst_and_flush_cuts_it_short() -> None:
         assert sorted(ran) == [4, 100] and writer.coalesced == 4
     finally:
         writer.close(10.0)
+
+
+def test_node_data_applied_inline_and_never_replaced_by_an_older_one(harness: Harness) -> None:
+    """Whole node data is applied on the notifying (kazoo) thread, not handed to the worker;
+    an older notification the worker took before it never wins afterwards."""
+    from disconf_client import disconf_item
+    from disconf_core import ConfigType
+
+    @disconf_item("rate")
+    class Rate:
+        value: str = "0"
+
+    harness.publish_item("rate", "1")
+    client = harness.client([Rate])
+    client.start()
+    key = (ConfigType.ITEM, "rate")
+    threads: list[str] = []
+    apply = client._apply
+
+    def recording_apply(*args: Any, **kwargs: Any) -> bool:
+        threads.append(threading.current_thread().name)
+        return apply(*args, **kwargs)
+
+    client._apply = recording_apply  # type: ignore[method-assign]
+    harness.publish_item("rate", "2")  # through ZooKeeper: the watch's data
+    wait_until(lambda: Rate.value == "2", message="the inline apply")
+    assert threads and not any(name.startswith("disconf-worker") for name in threads)
+    assert client.stats.from_notification >= 1
+    older = client._notify_seq[key]
+    client._notified(key, b"5")  # the newest
+    assert Rate.value == "5"
+    client._reload(key, node_data=b"4", seq=older)  # popped by the worker before the newest
+    assert Rate.value == "5"
