@@ -18,6 +18,7 @@ from . import (  # noqa: F401
     pages_admin,
     pages_apps,
     pages_auth,
+    pages_bundles,
     pages_configs,
     pages_gray,
     pages_history,
