@@ -25,8 +25,8 @@ from disconf_client import (
     snapshot,
 )
 from disconf_core import ConfigType, content_md5
-from disconf_core.schema import SCHEMA_KEY
-from tests.client.conftest import Harness
+from disconf_core.schema import SCHEMA_KEY, schema_node
+from tests.client.conftest import COORDS, Harness
 from tests.helpers import wait_until
 
 
@@ -259,12 +259,25 @@ def test_session_expiry_recreates_instance_nodes_and_watches(
     harness: Harness, zk_hosts: str
 ) -> None:
     Redis = redis_class()
+
+    @disconf_item("discountRate")
+    class Rate:
+        rate: float = 0.0
+
     harness.publish_file("redis.properties", "redis.port=1\n")
-    client = harness.client([Redis])
+    harness.publish_item("discountRate", "0.5")
+    client = harness.client([Redis, Rate])
     client.start()
     assert client._watcher is not None
     old_session = client._watcher.zk.client_id
     ((old_instance, _),) = harness.instances(ConfigType.FILE, "redis.properties")
+    # The item's instance node is its raw value; its schema is in the client's schema node.
+    assert harness.instances(ConfigType.ITEM, "discountRate") == [(old_instance, b"0.5")]
+    schema_path = schema_node("/disconf", COORDS) + "/" + old_instance
+    schema = json.loads(harness.zk.get(schema_path)[0])
+    assert schema["items"]["discountRate"]["fields"] == [
+        {"key": "discountRate", "type": {"type": "float"}, "required": False}
+    ]
     # Expire the session: a second client joins it with the same id/password and closes it.
     intruder = KazooClient(hosts=zk_hosts, client_id=old_session, timeout=10)
     intruder.start(timeout=20)
@@ -283,6 +296,11 @@ def test_session_expiry_recreates_instance_nodes_and_watches(
         ),
         timeout=20,
         message="the instance node re-created",
+    )
+    wait_until(
+        lambda: harness.zk.exists(schema_path) is not None,
+        timeout=20,
+        message="the item-schema node re-created",
     )
     harness.publish_file("redis.properties", "redis.port=2\n")
     wait_until(lambda: Redis.port == 2, timeout=10, message="an update after the session loss")

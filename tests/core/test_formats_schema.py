@@ -204,3 +204,19 @@ def test_guard_and_client_agree_on_generated_values(raw: Any, annotation: Any) -
     except ValueError:
         guard_accepts = False
     assert guard_accepts == client_accepts
+
+
+def test_item_schema_node_round_trip_and_bad_data() -> None:
+    from disconf_core import Coordinates
+    from disconf_core.schema import item_schema, item_schemas_data, schema_node
+
+    rate = {"v": 1, "format": "item", "fields": [{"key": "rate", "type": {"type": "float"}}]}
+    data = item_schemas_data({"rate": rate})
+    assert item_schema(data, "rate") == rate
+    assert item_schema(data, "other") is None  # an item this instance does not bind
+    for bad in (b"", b"\xff", b"0.5", b"[]", b'{"items": []}', b'{"items": {"rate": 1}}'):
+        assert item_schema(bad, "rate") is None, bad
+    assert check_document(rate, {"rate": "abc"})[0].expected == "float"
+    assert check_document(rate, {"rate": "0.5"}) == []
+    coords = Coordinates(app="shop", version="1_0", env="prod")
+    assert schema_node("/disconf", coords) == "/disconf/shop_1_0_prod/schema"
