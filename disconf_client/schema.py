@@ -11,7 +11,8 @@ Items: the item instance node holds the raw value (the self-check compares it), 
 of every bound item go into one EPHEMERAL node per client instance,
 ``<prefix>/<app>_<version>_<env>/schema/<instance>`` (:func:`items_schema_data`, written by
 :class:`~disconf_client.watch.ConfigWatcher` and re-created after a session loss like the
-instance nodes).
+instance nodes). Items bound as ``str`` (or with their own converter) accept every value, so
+they are left out, and a client binding only such items writes no node.
 """
 
 from __future__ import annotations
@@ -59,7 +60,21 @@ def item_schema(spec: ConfigSpec) -> dict[str, Any] | None:
     }
 
 
+_ACCEPTS_ANY_TEXT = ({"type": "str"}, {"type": "any"})
+
+
+def _checkable(schema: dict[str, Any]) -> bool:
+    """Whether the guard could refuse some value for this item: not for a ``str`` or ``any``
+    field (every text converts; an item's value is never missing)."""
+    return any(field["type"] not in _ACCEPTS_ANY_TEXT for field in schema["fields"])
+
+
 def items_schema_data(specs: Iterable[ConfigSpec]) -> bytes | None:
-    """The data of this client's item-schema node, or None when it binds no item."""
-    schemas = {spec.name: schema for spec in specs if (schema := item_schema(spec)) is not None}
+    """The data of this client's item-schema node, or None when no bound item could refuse a
+    value (no item, or only ``str``/``any`` ones: no ZooKeeper write for nothing)."""
+    schemas = {
+        spec.name: schema
+        for spec in specs
+        if (schema := item_schema(spec)) is not None and _checkable(schema)
+    }
     return item_schemas_data(schemas) if schemas else None

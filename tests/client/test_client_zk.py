@@ -24,6 +24,8 @@ from disconf_client import (
     on_change,
     snapshot,
 )
+from disconf_client.decorators import config_spec
+from disconf_client.schema import items_schema_data
 from disconf_core import ConfigType, content_md5
 from disconf_core.schema import SCHEMA_KEY, schema_node
 from tests.client.conftest import COORDS, Harness
@@ -264,9 +266,16 @@ def test_session_expiry_recreates_instance_nodes_and_watches(
     class Rate:
         rate: float = 0.0
 
+    @disconf_item("label")
+    class Label:
+        label: str = ""
+
+    # Items bound as str accept every value: alone they write no item-schema node.
+    assert items_schema_data([config_spec(Label)]) is None
     harness.publish_file("redis.properties", "redis.port=1\n")
     harness.publish_item("discountRate", "0.5")
-    client = harness.client([Redis, Rate])
+    harness.publish_item("label", "x")
+    client = harness.client([Redis, Rate, Label])
     client.start()
     assert client._watcher is not None
     old_session = client._watcher.zk.client_id
@@ -275,6 +284,7 @@ def test_session_expiry_recreates_instance_nodes_and_watches(
     assert harness.instances(ConfigType.ITEM, "discountRate") == [(old_instance, b"0.5")]
     schema_path = schema_node("/disconf", COORDS) + "/" + old_instance
     schema = json.loads(harness.zk.get(schema_path)[0])
+    assert set(schema["items"]) == {"discountRate"}
     assert schema["items"]["discountRate"]["fields"] == [
         {"key": "discountRate", "type": {"type": "float"}, "required": False}
     ]
