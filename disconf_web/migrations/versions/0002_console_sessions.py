@@ -1,20 +1,14 @@
-"""console: users.session_version and the login_attempts table
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22 01:00:00
-"""
+"""console: users.session_version and the login_attempts table"""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from disconf_web.migrations.columns import TABLE_OPTIONS, big_id, name
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -24,26 +18,13 @@ def upgrade() -> None:
         )
     op.create_table(
         "login_attempts",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "username",
-            sa.String(length=64).with_variant(
-                mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=64), "mysql"
-            ),
-            nullable=False,
-        ),
+        big_id(),
+        sa.Column("username", name(64), nullable=False),
         sa.Column("ip", sa.String(length=64), nullable=False),
         sa.Column("at", sa.DateTime(), nullable=False),
         sa.Column("success", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
-        mysql_engine="InnoDB",
+        **TABLE_OPTIONS,
     )
     with op.batch_alter_table("login_attempts", schema=None) as batch_op:
         batch_op.create_index("ix_login_attempts_lookup", ["username", "ip", "at"], unique=False)

@@ -5,10 +5,6 @@ until an admin retries it) and an index on ``(config_id, id)`` (delivery looks u
 of a config). Rows still pending whose node path ZooKeeper can never hold (a name from before
 names were checked, e.g. an emoji) are marked failed here, so a poisoned database drains after
 the upgrade; the deliverer repeats the same check on every row (start-up repair).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-29 04:40:00
 """
 
 from __future__ import annotations
@@ -22,8 +18,6 @@ from disconf_web.zookeeper import node_path_problem
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -5,10 +5,6 @@ triples can spell the same node. The unique ``node_name`` makes the database ref
 triple, race-free. Existing triples are claimed oldest config first; a triple whose node name an
 older one already holds stays unclaimed: its configs stay readable and deletable, but publishing
 to it answers 409 naming the other triple.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-29 04:40:00
 """
 
 from __future__ import annotations
@@ -17,37 +13,28 @@ import datetime
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import mysql
+
+from disconf_web.migrations.columns import TABLE_OPTIONS, name
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
-
-
-def _name(length: int) -> sa.types.TypeEngine[str]:
-    return sa.String(length=length).with_variant(
-        mysql.VARCHAR(charset="utf8mb4", collation="utf8mb4_bin", length=length), "mysql"
-    )
 
 
 def upgrade() -> None:
     nodes = op.create_table(
         "config_nodes",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("node_name", _name(200), nullable=False),
+        sa.Column("node_name", name(200), nullable=False),
         sa.Column("app_id", sa.Integer(), nullable=False),
         sa.Column("env_id", sa.Integer(), nullable=False),
-        sa.Column("version", _name(64), nullable=False),
+        sa.Column("version", name(64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["app_id"], ["apps.id"]),
         sa.ForeignKeyConstraint(["env_id"], ["envs.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("node_name"),
         sa.UniqueConstraint("app_id", "env_id", "version", name="uq_config_node_triple"),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
-        mysql_engine="InnoDB",
+        **TABLE_OPTIONS,
     )
     assert nodes is not None
     apps = sa.table("apps", sa.column("id"), sa.column("name"))

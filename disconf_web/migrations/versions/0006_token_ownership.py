@@ -5,10 +5,6 @@ token revokes every token created through it. ``console_sessions`` holds one row
 console session (the SHA-256 of its CSRF secret): logging out deletes the row, so a copied
 session cookie stops working. Sessions signed in before this migration have no row and must
 sign in again.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-11-29 04:40:00
 """
 
 from __future__ import annotations
@@ -16,10 +12,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from disconf_web.migrations.columns import TABLE_OPTIONS
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -38,9 +34,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"]),
         sa.PrimaryKeyConstraint("id"),
-        mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_bin",
-        mysql_engine="InnoDB",
+        **TABLE_OPTIONS,
     )
     with op.batch_alter_table("console_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_console_sessions_user_id"), ["user_id"], unique=False)
