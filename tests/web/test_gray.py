@@ -25,6 +25,8 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kazoo.client import KazooClient
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -35,6 +37,7 @@ from disconf_core.notification import FETCH, read_trailer
 from disconf_web import create_app, get_db, shutdown_app
 from disconf_web.fastpath import ClientFastPath
 from disconf_web.gray import (
+    GrayRule,
     Requester,
     client_address,
     parse_labels,
@@ -536,3 +539,31 @@ def test_client_address_and_labels_parsing() -> None:
     assert load_settings(app="demo", servers="h:1", labels={"zone": "b"}).labels == {"zone": "b"}
     with pytest.raises(Exception, match="label"):
         load_settings(app="demo", servers="h:1", environ={"DISCONF_LABELS": "zone"})
+
+
+@given(
+    instance=st.one_of(st.none(), st.text(max_size=80)),
+    labels=st.one_of(st.none(), st.text(max_size=200)),
+    remote=st.one_of(st.none(), st.text(max_size=40), st.ip_addresses().map(str)),
+    forwarded=st.one_of(st.none(), st.text(max_size=200)),
+)
+@settings(max_examples=300, deadline=None)
+def test_any_identity_headers_choose_a_variant_without_error(
+    instance: str | None, labels: str | None, remote: str | None, forwarded: str | None
+) -> None:
+    """Whatever a request sends, choosing its variant never raises (no 500 on the hot path)."""
+    trusted = trusted_proxies({"GRAY_TRUSTED_PROXIES": "0.0.0.0/0,::/0"})
+    who = Requester(
+        instance=instance or None,
+        labels=parse_labels(labels),
+        address=client_address(remote, forwarded, trusted),
+    )
+    targets = (
+        {"instances": ["a_1_x"]},
+        {"hosts": ["10.0.0.7", "web-3"]},
+        {"labels": {"zone": "a"}},
+        {"percent": 33.3},
+        {},
+    )
+    for target in targets:
+        assert GrayRule(7, target).selects(who) in (True, False)
