@@ -40,6 +40,11 @@ Error Handling
   answers 503.
 * Restart: releases live in the database; nothing is kept only in memory except the protocol's
   parsed targets (rebuilt from the rows).
+
+Known limit: the publisher's 409 check runs before the publish's own transaction locks the
+config row, so a publish that passed the check just before a gray release started can still
+commit; the release then runs against the newer main revision (``base_revision`` shows the one
+it started on).
 """
 
 from __future__ import annotations
