@@ -210,26 +210,52 @@ class PublishGuard:
         if text is None:
             return report
         if kind is ConfigType.ITEM:
-            self._check_items(report, zk_prefix, coords, text)
+            self._check_fleet(
+                report,
+                zk_prefix,
+                coords,
+                lambda data: item_schema(data, name),
+                lambda schema: check_document(schema, {name: text}),
+            )
             return report
         report.syntax = check_syntax(name, text)
         if report.syntax is not None:
             return report
-        self._check_fleet(report, zk_prefix, coords, text)
+        self._check_fleet(
+            report,
+            zk_prefix,
+            coords,
+            instance_schema,
+            lambda schema: _reject(name, text, schema),
+        )
         return report
 
     def _check_fleet(
-        self, report: GuardReport, zk_prefix: str, coords: Coordinates, text: str
+        self,
+        report: GuardReport,
+        zk_prefix: str,
+        coords: Coordinates,
+        schema_of: Callable[[bytes], Mapping[str, Any] | None],
+        reject: Callable[[Mapping[str, Any]], list[FieldRejection]],
     ) -> None:
+        """The new content against the schema every live instance reports for it.
+
+        A file's schema is on its instance nodes; an item's on the item-schema node of each
+        instance of the app x env x version. ``schema_of`` reads one node's data (None: no
+        schema); ``reject`` checks the new content against one schema.
+        """
         try:
             path = config_node(zk_prefix, coords, report.kind, report.name)
         except InvalidNameError:
             return  # no node can exist: the services refuse the name (400 naming the character)
+        what = "the instances of"
+        if report.kind is ConfigType.ITEM:
+            path, what = schema_node(zk_prefix, coords), "the item schemas under"
         try:
             self.registry.wait_connected()
             instances = self.registry.instances(path)
         except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused, disabled or slow
-            log.warning("publish guard: cannot read the instances of %s: %s", path, exc)
+            log.warning("publish guard: cannot read %s %s: %s", what, path, exc)
             report.fleet = "unavailable"
             return
         report.fleet = "checked"
@@ -238,36 +264,9 @@ class PublishGuard:
             (
                 (instance.name, schema)
                 for instance in instances
-                if (schema := instance_schema(instance.data)) is not None
+                if (schema := schema_of(instance.data)) is not None
             ),
-            lambda schema: _reject(report.name, text, schema),
-        )
-
-    def _check_items(
-        self, report: GuardReport, zk_prefix: str, coords: Coordinates, text: str
-    ) -> None:
-        """An item's new value against the item-schema node of every live instance."""
-        try:
-            config_node(zk_prefix, coords, report.kind, report.name)
-        except InvalidNameError:
-            return  # no node can exist: the services refuse the name (400 naming the character)
-        path = schema_node(zk_prefix, coords)
-        try:
-            self.registry.wait_connected()
-            instances = self.registry.instances(path)
-        except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused, disabled or slow
-            log.warning("publish guard: cannot read the item schemas under %s: %s", path, exc)
-            report.fleet = "unavailable"
-            return
-        report.fleet = "checked"
-        self._group(
-            report,
-            (
-                (instance.name, schema)
-                for instance in instances
-                if (schema := item_schema(instance.data, report.name)) is not None
-            ),
-            lambda schema: check_document(schema, {report.name: text}),
+            reject,
         )
 
     @staticmethod
