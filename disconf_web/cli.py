@@ -14,16 +14,11 @@ import click
 from flask import Flask
 
 from . import create_app, services
+from .buffered_connection import DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, FrontLimits
 from .extensions import Database, get_db
 from .migrate import database_outage, upgrade
 from .quickstart import run_quickstart
-from .serving import (
-    DEFAULT_BODY_TIMEOUT,
-    DEFAULT_HEADER_TIMEOUT,
-    FrontLimits,
-    default_workers,
-    serve_app,
-)
+from .serving import default_workers, serve_app
 from .settings import SettingsError
 
 __all__ = ["main"]
@@ -130,26 +125,35 @@ def create_token(name: str, label: str) -> None:
     click.echo(new.secret)
 
 
+def _seconds_option(
+    flag: str, envvar: str, default: float, text: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A positive number of seconds, also read from the environment variable ``envvar``."""
+    return click.option(
+        flag,
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True,
+        envvar=envvar,
+        help=f"{text} Env: {envvar}.",
+    )
+
+
 def _front_options(command: Callable[..., None]) -> Callable[..., None]:
     """``--header-timeout`` and ``--body-timeout`` (shared by serve and quickstart)."""
-    command = click.option(
+    command = _seconds_option(
         "--body-timeout",
-        type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_BODY_TIMEOUT,
-        show_default=True,
-        envvar="DISCONF_HTTP_BODY_TIMEOUT",
-        help="Seconds for a request body to arrive after its headers (408 and close after), "
-        "and for a client to take an answer. Env: DISCONF_HTTP_BODY_TIMEOUT.",
+        "DISCONF_HTTP_BODY_TIMEOUT",
+        DEFAULT_BODY_TIMEOUT,
+        "Seconds for a request body to arrive after its headers (408 and close after), "
+        "and for a client to take an answer.",
     )(command)
-    command = click.option(
+    command = _seconds_option(
         "--header-timeout",
-        type=click.FloatRange(min=0, min_open=True),
-        default=DEFAULT_HEADER_TIMEOUT,
-        show_default=True,
-        envvar="DISCONF_HTTP_HEADER_TIMEOUT",
-        help="Seconds for a request line and headers to arrive, from the connection or from "
-        "the first byte after a keep-alive wait (408 and close after). "
-        "Env: DISCONF_HTTP_HEADER_TIMEOUT.",
+        "DISCONF_HTTP_HEADER_TIMEOUT",
+        DEFAULT_HEADER_TIMEOUT,
+        "Seconds for a request line and headers to arrive, from the connection or from "
+        "the first byte after a keep-alive wait (408 and close after).",
     )(command)
     return command
 

@@ -21,21 +21,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .front import (
-    DEFAULT_BODY_TIMEOUT,
-    DEFAULT_HEADER_TIMEOUT,
-    DEFAULT_KEEPALIVE,
-    DEFAULT_MAX_BODY_BYTES,
-    BufferedWorker,
-    FrontLimits,
-    WSGIApp,
-)
+from .buffered_connection import FrontLimits, WSGIApp
+from .front import BufferedWorker
 
 __all__ = [
-    "DEFAULT_BODY_TIMEOUT",
-    "DEFAULT_HEADER_TIMEOUT",
-    "DEFAULT_KEEPALIVE",
-    "DEFAULT_MAX_BODY_BYTES",
     "THREADS",
     "FrontLimits",
     "default_workers",
