@@ -438,6 +438,8 @@ def test_a_mute_zookeeper_skips_the_fleet_check_and_the_publish_goes_on(
         assert published.status_code == 201, published.get_data(as_text=True)
         assert published.get_json()["notification"] == "pending"
         assert published.get_json()["fleet_check"] == "unavailable"
+        item = _put_item(web, tokens, "rate", "abc")
+        assert item.status_code == 201 and item.get_json()["fleet_check"] == "unavailable"
         assert _put(web, tokens, "shop.json", "{\n").status_code == 422
     finally:
         shutdown_app(app)
