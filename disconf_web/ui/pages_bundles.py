@@ -80,6 +80,15 @@ def _read(text: str) -> list[bundles.BundleEntry]:
         ) from None
     except RecursionError:
         raise services.BadRequest("the bundle is nested too deeply") from None
+    try:  # a \ud800 escape decodes to a lone surrogate, which is no text (nor storable)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise services.BadRequest(
+            f"the bundle holds a lone surrogate (U+{ord(exc.object[exc.start]):04X}), "
+            "which is not Unicode text"
+        ) from None
+    except RecursionError:
+        raise services.BadRequest("the bundle is nested too deeply") from None
     return bundles.read_bundle(document)
 
 

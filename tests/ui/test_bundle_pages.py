@@ -117,4 +117,7 @@ def test_a_bundle_that_is_not_json_or_inconsistent_is_a_400_on_the_page(
     answer = _upload(editor, json.dumps(bundle).encode())
     assert answer.status_code == 400 and "a.properties" in answer.text
     assert _upload(editor, b"\xff\xfe").status_code == 400
+    surrogate = json.dumps(bundle).replace("x=2", "x=\\ud800").encode()
+    answer = _upload(editor, surrogate)
+    assert answer.status_code == 400 and "U+D800" in answer.text
     assert _values(app, "prod") == {}
