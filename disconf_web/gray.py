@@ -63,6 +63,7 @@ import sqlalchemy.orm as so
 from disconf_core import (
     ConfigType,
     Coordinates,
+    InstanceCheck,
     check_file_instance,
     check_item_instance,
     config_node,
@@ -88,6 +89,8 @@ __all__ = [
     "Requester",
     "TrustedProxies",
     "active_gray",
+    "check_instance",
+    "running_releases",
     "client_address",
     "describe",
     "instance_variant",
@@ -536,6 +539,45 @@ def instance_variant(kind: ConfigType, name: str, main: str, gray: str, instance
     if on_gray:
         return "gray"
     return "main" if on_main else "other"
+
+
+def running_releases(session: so.Session, config_ids: Iterable[int]) -> dict[int, GrayRelease]:
+    """``{config id: its running release}`` for the configs among ``config_ids`` that have one
+    (one query; none for an empty list)."""
+    ids = sorted(set(config_ids))
+    if not ids:
+        return {}
+    query = sa.select(GrayRelease).where(GrayRelease.active_config_id.in_(ids))
+    return {int(release.config_id): release for release in session.scalars(query)}
+
+
+def check_instance(
+    kind: ConfigType, name: str, main: str, release: GrayRelease | None, instance: Any
+) -> tuple[InstanceCheck, bool]:
+    """The self-check of one instance node (:class:`~disconf_web.instances.InstanceData`) of a
+    config whose running gray release is ``release`` (None: none runs), and whether it counts
+    as running gray.
+
+    An instance runs gray when the release's target selects it by its id alone (an instance-id
+    target, or the percentage rule, which only needs the id: :meth:`GrayRule.expects`) or when
+    the values it holds are the gray content; it is then compared with the gray content (a
+    targeted instance that still holds main is mismatched: it has not applied gray yet). Every
+    other instance is compared with the main content. A label or address target cannot be told
+    from the id, so such an instance runs gray exactly when it holds the gray content."""
+
+    def against(value: str) -> InstanceCheck:
+        if kind is ConfigType.FILE:
+            return check_file_instance(instance.name, name, value, instance.data)
+        return check_item_instance(instance.name, value, instance.data)
+
+    on_main = against(main)
+    if release is None:
+        return on_main, False
+    on_gray = against(release.value)
+    targeted = GrayRule.from_json(release.id, release.target).expects(instance.name) is True
+    if targeted or (on_gray.ok and not on_main.ok):
+        return on_gray, True
+    return on_main, False
 
 
 class Outcome(NamedTuple):

@@ -5,7 +5,9 @@ values they loaded. :class:`InstanceRegistry` reads them — concurrently: every
 ``get_children`` of a page is sent at once, then every instance ``get``, so a list of 3,300
 configs costs two pipelined rounds, not 3,300 sequential round trips — and :func:`self_check`
 compares them with the stored configs (the one self-check of the admin API's ``.../instances``
-and of the console's config list), using :mod:`disconf_core.instances`.
+and of the console's config list), using :mod:`disconf_core.instances` — gray-aware: while a
+gray release runs, the instances running it (or selected by id) are compared with its content
+and counted as running gray, not as mismatched (:func:`disconf_web.gray.check_instance`).
 
 Scoping: ``<app>_<version>_<env>`` is the node name, and ``_`` is allowed inside names, so two
 different coordinates can share one node (app ``col`` version ``x_v1`` and app ``col_x`` version
@@ -22,13 +24,14 @@ results are waited on). Not connected (down, ``SUSPENDED``, session ``LOST`` and
 session that is just starting in this process. Every read is bounded by one overall deadline
 (``READ_TIMEOUT``); past it the read raises (the API answers 503, the console shows
 "self-check unavailable"). A node or instance that vanished meanwhile is left out. The
-collision check reads the database (DB down: SQLAlchemy's error, answered 503).
+collision check and the running gray releases read the database (DB down: SQLAlchemy's error,
+answered 503).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -45,12 +48,11 @@ from disconf_core import (
     InstanceCheck,
     InvalidNameError,
     app_node,
-    check_file_instance,
-    check_item_instance,
     config_node,
 )
 
-from .models import App, Config, Env
+from .gray import check_instance, running_releases
+from .models import App, Config, Env, GrayRelease
 from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable
 
 __all__ = [
@@ -84,13 +86,22 @@ class InstanceData:
 
 @dataclass
 class ConfigCheck:
-    """The instances of one config and how many hold something else than the stored value."""
+    """The instances of one config and how many hold something else than they should: the
+    stored value, or, while a gray release runs (``gray_release`` its id), the gray content for
+    the instances in ``on_gray`` (see :func:`disconf_web.gray.check_instance`)."""
 
     instances: list[InstanceCheck] = field(default_factory=list)
+    gray_release: int | None = None
+    on_gray: set[str] = field(default_factory=set)
 
     @property
     def mismatched(self) -> int:
         return sum(1 for instance in self.instances if not instance.ok)
+
+    @property
+    def gray(self) -> int:
+        """How many instances run (or are to run) the gray release."""
+        return len(self.on_gray)
 
 
 # The deadline of the request's ZooKeeper reads (see InstanceRegistry.budget), or None.
@@ -227,9 +238,14 @@ def self_check(
     coords: Coordinates,
     configs: Sequence[Config],
     timeout: float = READ_TIMEOUT,
+    grays: Mapping[int, GrayRelease] | None = None,
 ) -> dict[int, ConfigCheck]:
     """``{config id: check}`` for ``configs`` of ``coords``, read concurrently within
-    ``timeout``. Raises :class:`ZooKeeperUnavailable` or a kazoo/timeout error."""
+    ``timeout``. Raises :class:`ZooKeeperUnavailable` or a kazoo/timeout error.
+
+    Gray-aware: ``grays`` maps config ids to their running gray releases (None: read through
+    the configs' own session, one query); an instance that runs a release's gray content, or
+    that its target selects by id, is compared with the gray content, not the main one."""
     paths: dict[int, str] = {}
     for config in configs:
         try:
@@ -237,16 +253,18 @@ def self_check(
         except InvalidNameError:
             continue  # a name stored before ZooKeeper's rule was enforced: no node, no instance
     found = registry.instances_of(list(paths.values()), timeout)
+    if grays is None:
+        session = so.object_session(configs[0]) if configs else None
+        grays = {} if session is None else running_releases(session, list(paths))
     checks: dict[int, ConfigCheck] = {}
     for config in configs:
-        check = ConfigCheck()
+        release = grays.get(config.id)
+        check = ConfigCheck(gray_release=None if release is None else release.id)
         for instance in found[paths[config.id]] if config.id in paths else []:
-            if ConfigType(config.type) is ConfigType.FILE:
-                result = check_file_instance(
-                    instance.name, config.name, config.value, instance.data
-                )
-            else:
-                result = check_item_instance(instance.name, config.value, instance.data)
+            kind = ConfigType(config.type)
+            result, on_gray = check_instance(kind, config.name, config.value, release, instance)
             check.instances.append(result)
+            if on_gray:
+                check.on_gray.add(instance.name)
         checks[config.id] = check
     return checks

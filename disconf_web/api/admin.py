@@ -503,7 +503,8 @@ def instances(scope: Scope, name: str) -> Response:
     except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused or timing out
         raise Unavailable(f"cannot read instances from ZooKeeper: {exc}") from exc
     rows = []
-    for check in checks[config.id].instances:
+    found = checks[config.id]
+    for check in found.instances:
         rows.append(
             {
                 "name": check.name,
@@ -511,6 +512,7 @@ def instances(scope: Scope, name: str) -> Response:
                 "ok": check.ok,
                 "mismatched": check.mismatched,
                 "error": check.error,
+                "variant": "gray" if check.name in found.on_gray else "main",
             }
         )
     mismatched = sum(1 for row in rows if not row["ok"])
@@ -520,6 +522,9 @@ def instances(scope: Scope, name: str) -> Response:
             "type": config_type.segment,
             "md5": config.md5,
             "path": path,
+            "gray": None
+            if found.gray_release is None
+            else {"release": found.gray_release, "instances": found.gray},
             "instances": rows,
             "counts": {"instances": len(rows), "mismatched": mismatched},
         }

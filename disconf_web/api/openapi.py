@@ -342,6 +342,10 @@ _SCHEMAS: dict[str, Any] = {
             "type": {"enum": ["file", "item"]},
             "md5": {"type": "string"},
             "path": {"type": "string"},
+            "gray": {
+                "description": "the running gray release and how many instances run it",
+                "type": ["object", "null"],
+            },
             "instances": {"type": "array", "items": {"type": "object"}},
             "counts": {"type": "object"},
         },

@@ -74,3 +74,67 @@ def test_zookeeper_disabled_shows_unavailable(as_role: Any, app: Any) -> None:
     publish(app, "a.properties", "a=1\n")
     page = as_role("viewer").get(V).text
     assert "self-check unavailable" in page and "DISCONF_ZK_ENABLED=false" in page
+
+
+def _start_gray(app: Any, kind: ConfigType, name: str, value: str, target: Any) -> int:
+    from disconf_web import get_db, gray
+
+    with get_db(app).new_session() as session:
+        release, _ids = gray.start(
+            session,
+            zk_prefix="/disconf",
+            coords=Coordinates(app="demo", version="1_0", env="dev"),
+            kind=kind,
+            name=name,
+            value=value,
+            target=target,
+            actor="admin",
+            comment="canary",
+        )
+        return int(release.id)
+
+
+def test_the_self_check_is_gray_aware(tmp_path: Path, zk_hosts: str, zk: KazooClient) -> None:
+    """While a gray release runs, an instance running the gray content (or targeted by its id)
+    is compared with the gray content and shown as running gray, not as mismatched; the others
+    are compared with main. A targeted instance still on main has not applied it: mismatched."""
+    app = make_app(f"sqlite:///{tmp_path / 'g.sqlite'}", ZK_ENABLED=True, ZK_HOSTS=zk_hosts)
+    try:
+        seed(app)
+        main, canary = "a=1\n", "a=2\n"
+        publish(app, "a.properties", main)
+        publish(app, "flag", "on", kind="item")
+        coords = Coordinates(app="demo", version="1_0", env="dev")
+        node = config_node("/disconf", coords, ConfigType.FILE, "a.properties")
+        for name, content in [
+            ("host_1_on", canary),  # targeted, applied
+            ("host_2_late", main),  # targeted, not applied yet
+            ("host_3_main", main),  # not targeted
+            ("host_4_odd", "a=3\n"),  # not targeted, holds neither
+        ]:
+            data = file_instance_data("a.properties", content)
+            zk.create(f"{node}/{name}", data, ephemeral=True, makepath=True)
+        item = config_node("/disconf", coords, ConfigType.ITEM, "flag")
+        zk.create(item + "/host_5_gray", b"off", ephemeral=True, makepath=True)
+        zk.create(item + "/host_6_main", b"on", ephemeral=True, makepath=True)
+        client = Console(app)
+        assert client.login("viewer").status_code == 302
+        assert "4 instances, 2 mismatched" in client.get(V).text  # before: plain main check
+
+        file_release = _start_gray(
+            app,
+            ConfigType.FILE,
+            "a.properties",
+            canary,
+            {"instances": ["host_1_on", "host_2_late"]},
+        )
+        # A label target cannot be told from the id: the held value says who runs gray.
+        item_release = _start_gray(app, ConfigType.ITEM, "flag", "off", {"labels": {"zone": "a"}})
+        page = client.get(V).text
+        assert f"4 instances, 2 mismatched, 2 on gray release #{file_release}" in page
+        assert f"2 instances, 0 mismatched, 1 on gray release #{item_release}" in page
+        assert 'host_1_on <span class="muted">(gray)</span>' in page
+        assert 'host_5_gray <span class="muted">(gray)</span>' in page
+        assert "host_3_main <span" not in page
+    finally:
+        shutdown_app(app)

@@ -264,6 +264,18 @@ def test_gray_by_instance_id_reaches_its_target_then_abort_converges(
         for other in (b, c):
             assert rows[other.client.instance_name]["variant"] == "main"
             assert rows[other.client.instance_name]["targeted"] is False
+        # The main self-check (the API's .../instances, the console's column) is gray-aware:
+        # a runs gray and is not counted as mismatched.
+        selfcheck = web.get(
+            f"{BASE}/files/shop.properties/instances", headers=tokens.headers("viewer")
+        ).get_json()
+        assert selfcheck["gray"] == {"release": release["id"], "instances": 1}
+        assert selfcheck["counts"] == {"instances": 3, "mismatched": 0}
+        assert {row["name"]: (row["variant"], row["ok"]) for row in selfcheck["instances"]} == {
+            a.client.instance_name: ("gray", True),
+            b.client.instance_name: ("main", True),
+            c.client.instance_name: ("main", True),
+        }
 
         # Abort: the target returns to main; the others re-fetch and call nothing.
         before = [live.downloads for live in lives]
