@@ -38,7 +38,8 @@ def _ticks(low: float, high: float, log: bool) -> list[float]:
             step *= factor
             break
     start = math.floor(low / step) * step
-    return [start + i * step for i in range(int((high - start) / step) + 2)]
+    count = math.ceil((high - start) / step - 1e-9)
+    return [start + i * step for i in range(count + 1)]
 
 
 def _label(value: float) -> str:
