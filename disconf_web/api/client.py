@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
-from ..protocol import Answer, client_request, get_protocol
+from ..protocol import ENDPOINTS, Answer, client_request, get_protocol
 
 __all__ = ["bp", "to_response"]
 
@@ -32,31 +32,6 @@ def _respond() -> Response:
     return to_response(get_protocol(current_app).answer(client_request(request.environ)))
 
 
-@bp.get("/api/zoo/hosts")
-def zoo_hosts() -> Response:
-    return _respond()
-
-
-@bp.get("/api/zoo/prefix")
-def zoo_prefix() -> Response:
-    return _respond()
-
-
-@bp.get("/api/config/item")
-def config_item() -> Response:
-    return _respond()
-
-
-@bp.get("/api/config/file")
-def config_file() -> Response:
-    return _respond()
-
-
-@bp.get("/api/config/list")
-def config_list() -> Response:
-    return _respond()
-
-
-@bp.get("/api/config/simple/list")
-def config_simple_list() -> Response:
-    return _respond()
+# One view for every client endpoint: the protocol tells them apart by path. Flask adds HEAD.
+for _path, _endpoint in ENDPOINTS.items():
+    bp.add_url_rule(_path, _endpoint.removeprefix("client_api."), _respond, methods=["GET"])
