@@ -173,6 +173,40 @@ def _attach(cls: type, spec: ConfigSpec) -> None:
             setattr(cls, spec_field.name, None)
 
 
+# decorator name, keyword of the name, what the name is, examples (usage messages)
+_USAGE = {
+    "file": ("disconf_file", "filename", "file name", "a.yaml", "redis.properties"),
+    "item": ("disconf_item", "key", "item key", "rate", "discountRate"),
+}
+
+
+def _config_name(kind: str, maybe_cls: Any, name: str | None) -> tuple[str, Any]:
+    """The checked config name, given once (positionally or by keyword), and the class when the
+    decorator is used without parentheses (else None)."""
+    decorator, keyword, what, short, example = _USAGE[kind]
+    if isinstance(maybe_cls, str):
+        if name is not None:
+            raise TypeError(f"give the {what} once: {decorator}({short!r}) or {keyword}={short!r}")
+        name, maybe_cls = maybe_cls, None
+    if name is None:
+        article = "an" if what[0] in "aeiou" else "a"
+        raise TypeError(f"{decorator} needs {article} {what}: @{decorator}({example!r})")
+    validate_config_name(name, kind)
+    return name, maybe_cls
+
+
+def _decorate(kind: str, name: str, maybe_cls: Any, spec_of: Callable[[type], ConfigSpec]) -> Any:
+    """Attach ``spec_of(cls)`` to the decorated class (with or without parentheses)."""
+
+    def wrap(cls: C) -> C:
+        if not isinstance(cls, type):
+            raise TypeError(f"@{_USAGE[kind][0]}({name!r}) decorates a class, not {cls!r}")
+        _attach(cls, spec_of(cls))
+        return cls
+
+    return wrap if maybe_cls is None else wrap(maybe_cls)
+
+
 def disconf_file(
     maybe_cls: C | str | None = None,
     /,
@@ -182,24 +216,15 @@ def disconf_file(
     target: str | Path | None = None,
 ) -> Any:
     """Bind a class to a config file (see the module docstring)."""
-    if isinstance(maybe_cls, str):
-        if filename is not None:
-            raise TypeError("give the file name once: disconf_file('a.yaml') or filename='a.yaml'")
-        filename, maybe_cls = maybe_cls, None
-    if filename is None:
-        raise TypeError("disconf_file needs a file name: @disconf_file('redis.properties')")
-    validate_config_name(filename, "file")
+    name, maybe_cls = _config_name("file", maybe_cls, filename)
     if format is None:
-        fmt = FORMATS.get(Path(filename).suffix.lower(), "hosted")
+        fmt = FORMATS.get(Path(name).suffix.lower(), "hosted")
     elif format.lower() in KNOWN_FORMATS:
         fmt = format.lower()
     else:
         raise ValueError(f"unknown format {format!r} (choose {', '.join(sorted(KNOWN_FORMATS))})")
-    name = filename
 
-    def wrap(cls: C) -> C:
-        if not isinstance(cls, type):
-            raise TypeError(f"@disconf_file({name!r}) decorates a class, not {cls!r}")
+    def spec_of(cls: type) -> ConfigSpec:
         if fmt == "hosted":
             extra = [spec.name for spec in _collect_fields(cls) if spec.name != "content"]
             if extra:
@@ -210,7 +235,7 @@ def disconf_file(
             fields: tuple[FieldSpec, ...] = (FieldSpec("content", "content", bytes, b""),)
         else:
             fields = _collect_fields(cls)
-        spec = ConfigSpec(
+        return ConfigSpec(
             ConfigType.FILE,
             name,
             fmt,
@@ -218,36 +243,24 @@ def disconf_file(
             Path(target) if target is not None else None,
             cls.__qualname__,
         )
-        _attach(cls, spec)
-        return cls
 
-    return wrap if maybe_cls is None else wrap(maybe_cls)
+    return _decorate("file", name, maybe_cls, spec_of)
 
 
 def disconf_item(maybe_cls: C | str | None = None, /, *, key: str | None = None) -> Any:
     """Bind a class with exactly one annotated field to the config item ``key``."""
-    if isinstance(maybe_cls, str):
-        if key is not None:
-            raise TypeError("give the item key once: disconf_item('rate') or key='rate'")
-        key, maybe_cls = maybe_cls, None
-    if key is None:
-        raise TypeError("disconf_item needs an item key: @disconf_item('discountRate')")
-    validate_config_name(key, "item")
-    item_key = key
+    item_key, maybe_cls = _config_name("item", maybe_cls, key)
 
-    def wrap(cls: C) -> C:
-        if not isinstance(cls, type):
-            raise TypeError(f"@disconf_item({item_key!r}) decorates a class, not {cls!r}")
+    def spec_of(cls: type) -> ConfigSpec:
         fields = _collect_fields(cls, item_key=item_key)
         if len(fields) != 1:
             raise TypeError(
                 f"{cls.__qualname__}: @disconf_item({item_key!r}) needs exactly one annotated "
                 f"field for the value, found {[spec.name for spec in fields]}"
             )
-        _attach(cls, ConfigSpec(ConfigType.ITEM, item_key, "item", fields, None, cls.__qualname__))
-        return cls
+        return ConfigSpec(ConfigType.ITEM, item_key, "item", fields, None, cls.__qualname__)
 
-    return wrap if maybe_cls is None else wrap(maybe_cls)
+    return _decorate("item", item_key, maybe_cls, spec_of)
 
 
 def decorated_classes() -> list[type]:
