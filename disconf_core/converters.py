@@ -7,9 +7,12 @@ Each is a small function ``str -> T`` that strips surrounding whitespace and rai
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 __all__ = [
     "to_bool",
@@ -20,6 +23,8 @@ __all__ = [
     "to_list",
     "to_str",
 ]
+
+_N = TypeVar("_N", float, Decimal)
 
 _TRUE = {"true", "yes", "on", "1", "y"}
 _FALSE = {"false", "no", "off", "0", "n"}
@@ -49,28 +54,32 @@ def to_int(value: str) -> int:
     return int(text)
 
 
+def _finite(
+    value: str,
+    parse: Callable[[str], _N],
+    error: type[Exception],
+    what: str,
+    finite: Callable[[_N], bool],
+) -> _N:
+    """``parse`` of the stripped ``value``; ``ValueError`` naming it when it is not ``what`` or
+    not finite."""
+    try:
+        result = parse(str(value).strip())
+    except error:
+        raise ValueError(f"not a {what}: {value!r}") from None
+    if not finite(result):
+        raise ValueError(f"not a finite {what}: {value!r}")
+    return result
+
+
 def to_float(value: str) -> float:
     """``"0.5"``, ``"1e3"`` -> float; ``"nan"``, ``"inf"`` and ``""`` are refused."""
-    text = str(value).strip()
-    try:
-        result = float(text)
-    except ValueError:
-        raise ValueError(f"not a number: {value!r}") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise ValueError(f"not a finite number: {value!r}")
-    return result
+    return _finite(value, float, ValueError, "number", math.isfinite)
 
 
 def to_decimal(value: str) -> Decimal:
     """``"0.10"`` -> ``Decimal("0.10")`` exactly; non-finite values are refused."""
-    text = str(value).strip()
-    try:
-        result = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"not a decimal number: {value!r}") from None
-    if not result.is_finite():
-        raise ValueError(f"not a finite decimal number: {value!r}")
-    return result
+    return _finite(value, Decimal, InvalidOperation, "decimal number", Decimal.is_finite)
 
 
 def to_bool(value: str) -> bool:
