@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal, TypeAlias
 
 from .exceptions import DisconfError
@@ -93,15 +93,8 @@ class Contender:
     is_master: bool
 
     def to_json(self) -> dict[str, JSONValue]:
-        return {
-            "node": self.node,
-            "token": self.token,
-            "name": self.name,
-            "host": self.host,
-            "pid": self.pid,
-            "since": self.since,
-            "is_master": self.is_master,
-        }
+        """Every field, in declaration order."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
