@@ -44,6 +44,7 @@ from .settings import ClientSettings, LoadMode, resolve_servers, resolve_token
 __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class _Args:
@@ -205,14 +206,28 @@ def _coordinate_arguments(function: F) -> F:
     return function
 
 
-def _read_token_option(function: F) -> F:
-    option = click.option(
-        "--read-token",
-        envvar="DISCONF_READ_TOKEN",
-        default=None,
-        help="the app's read credential, if the server requires one ($DISCONF_READ_TOKEN)",
-    )
-    return option(function)
+def _read_command(*own: _Decorator) -> _Decorator:
+    """The options of a command that reads a config, in this order: the coordinates, ``--item``,
+    the command's ``own`` options, ``--retries`` and the app's read credential."""
+    options: list[_Decorator] = [
+        _coordinate_arguments,
+        click.option("--item", is_flag=True, help="NAME is an item key"),
+        *own,
+        click.option("--retries", type=int, default=3, show_default=True),
+        click.option(
+            "--read-token",
+            envvar="DISCONF_READ_TOKEN",
+            default=None,
+            help="the app's read credential, if the server requires one ($DISCONF_READ_TOKEN)",
+        ),
+    ]
+
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
 
 
 _EXAMPLES = """\b
@@ -233,22 +248,17 @@ def cli() -> None:
 
 
 @cli.command("get", help="print a file's bytes or an item's value")
-@_coordinate_arguments
-@click.option("--item", is_flag=True, help="NAME is an item key")
-@click.option("--retries", type=int, default=3, show_default=True)
-@_read_token_option
+@_read_command()
 def get_command(**values: Any) -> int:
     return _get(_Args(**values))
 
 
 @cli.command("watch", help="print each new revision as it arrives")
-@_coordinate_arguments
-@click.option("--item", is_flag=True, help="NAME is an item key")
-@click.option("--count", type=int, default=0, help="stop after N revisions")
-@click.option("--duration", type=float, default=None, help="stop after SECONDS")
-@click.option("--zk-hosts", default=None, help="skip /api/zoo discovery")
-@click.option("--retries", type=int, default=3, show_default=True)
-@_read_token_option
+@_read_command(
+    click.option("--count", type=int, default=0, help="stop after N revisions"),
+    click.option("--duration", type=float, default=None, help="stop after SECONDS"),
+    click.option("--zk-hosts", default=None, help="skip /api/zoo discovery"),
+)
 def watch_command(**values: Any) -> int:
     return _watch(_Args(**values))
 
