@@ -73,6 +73,9 @@ _FLOATS = (
 )
 _POSITIVE = ("DB_CONNECT_TIMEOUT", "DB_READ_TIMEOUT", "DB_WRITE_TIMEOUT", "DB_POOL_TIMEOUT")
 _BOOLS = ("ZK_ENABLED", "REQUIRE_SECRET_KEY", "NOTIFIER_AUTOSTART")
+_SIZES = ("MAX_CONFIG_BYTES", "LAST_SERVED_MAX_BYTES")  # positive integers (bytes)
+
+
 def check_settings(config: MutableMapping[str, Any]) -> None:
     """Coerce the settings in place; raise :class:`SettingsError` listing every problem."""
     problems: list[str] = []
@@ -90,25 +93,14 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
             config[key] = to_bool(config[key])  # the one boolean parser of the project
         except ValueError:
             problems.append(f"DISCONF_{key}={config[key]!r} is not a boolean (true/false)")
-    try:
-        size = int(config["MAX_CONFIG_BYTES"])
-        if size <= 0:
-            raise ValueError
-        config["MAX_CONFIG_BYTES"] = size
-    except (TypeError, ValueError):
-        problems.append(
-            f"DISCONF_MAX_CONFIG_BYTES={config['MAX_CONFIG_BYTES']!r} is not a positive integer"
-        )
-    try:
-        size = int(config["LAST_SERVED_MAX_BYTES"])
-        if size <= 0:
-            raise ValueError
-        config["LAST_SERVED_MAX_BYTES"] = size
-    except (TypeError, ValueError):
-        problems.append(
-            f"DISCONF_LAST_SERVED_MAX_BYTES={config['LAST_SERVED_MAX_BYTES']!r} "
-            "is not a positive integer"
-        )
+    for key in _SIZES:
+        try:
+            size = int(config[key])
+            if size <= 0:
+                raise ValueError
+            config[key] = size
+        except (TypeError, ValueError):
+            problems.append(f"DISCONF_{key}={config[key]!r} is not a positive integer")
     if config.get("LAST_SERVED_DIR") is not None:
         config["LAST_SERVED_DIR"] = str(config["LAST_SERVED_DIR"])
     hosts = str(config["ZK_HOSTS"] or "").strip()
