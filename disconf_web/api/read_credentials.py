@@ -23,21 +23,16 @@ from ..protocol.credentials import (
     set_read_credential,
 )
 from ..services import ServiceError
+from .admin import error_response
 
 __all__ = ["bp"]
 
 bp = Blueprint("read_credentials_api", __name__, url_prefix="/api/v1")
 
 
-def _error(status: int, message: str) -> Response:
-    response = jsonify({"error": message})
-    response.status_code = status
-    return response
-
-
 @bp.errorhandler(ServiceError)
 def _service_error(exc: ServiceError) -> Response:
-    return _error(exc.status, str(exc))
+    return error_response(exc.status, str(exc))
 
 
 def _admin() -> str:
