@@ -41,10 +41,13 @@ Error Handling
 * Restart: releases live in the database; nothing is kept only in memory except the protocol's
   parsed targets (rebuilt from the rows).
 
-Known limit: the publisher's 409 check runs before the publish's own transaction locks the
-config row, so a publish that passed the check just before a gray release started can still
-commit; the release then runs against the newer main revision (``base_revision`` shows the one
-it started on).
+Races: a start locks the config row (``SELECT ... FOR UPDATE``) before it looks for a running
+release, and every change of a config (:mod:`disconf_web.services.configs`) looks for one after
+locking the same row, so a publish and a start of one config serialise: a publish that locks
+second is refused with 409; a start that locks second runs against the newer main revision
+(``base_revision``). On SQLite (no row locks) the lock step takes the database's write lock
+instead, with the same effect. The publisher's own earlier check (:func:`refuse_during_gray`)
+only refuses early.
 """
 
 from __future__ import annotations

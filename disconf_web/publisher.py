@@ -27,8 +27,10 @@ Error Handling
 
 Gray releases (:mod:`.gray`): while a config has a running gray release, every publish,
 rollback, delete or copy that changes it is refused with 409 naming the release (one query,
-before the guard); promoting the release publishes through :meth:`Publisher.publish_config`
-with ``promoting_gray``.
+before the guard, to refuse early; the services check again after locking the config row,
+which a gray start locks too, so a publish racing a gray start cannot commit past it);
+promoting the release publishes through :meth:`Publisher.publish_config` with
+``promoting_gray``.
 """
 
 from __future__ import annotations
@@ -187,6 +189,7 @@ class Publisher:
             content=content,
             max_bytes=self.max_bytes,
             zk_prefix=self.zk_prefix,
+            promoting_gray=promoting_gray,
             **change,
         )
         if force and result.changed:

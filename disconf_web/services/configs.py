@@ -6,7 +6,9 @@ Every change writes, in a single database transaction: the config row, a ``Confi
 deliver; they need no Flask request (the admin API, the console, the CLI and the publisher all
 call them). A change is a ``_Change``; :func:`_stage` runs it in four steps that each do one
 thing: lock the row, decide (``If-Match``, unchanged, unknown), write the row, record it
-(revision, notification, audit). ``publish_config``/``delete_config``/``rollback_config`` run
+(revision, notification, audit). Locking the row also serialises a change with a gray
+release's start (:mod:`disconf_web.gray`): a config with a running gray release is refused with
+409 naming it, read after the lock. ``publish_config``/``delete_config``/``rollback_config`` run
 it in a transaction of their own; ``stage_publish``/``stage_delete`` in the caller's, so that
 several changes commit together (bundle imports).
 
@@ -56,12 +58,13 @@ from ..models import (
     ConfigRevision,
     ConfigStatus,
     Env,
+    GrayRelease,
     Notification,
     RevisionAction,
     utcnow,
 )
 from .catalog import claim_node, get_app, get_env
-from .errors import BadRequest, NotFound, PayloadTooLarge, PreconditionFailed
+from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, PreconditionFailed
 from .transactions import audit, transaction
 
 if TYPE_CHECKING:
@@ -132,6 +135,7 @@ class _Change:
     actor: str
     comment: str = ""
     if_match: str | None = None
+    promoting_gray: int | None = None
 
     @property
     def label(self) -> str:
@@ -211,14 +215,30 @@ def _find(
     for_update: bool,
 ) -> Config | None:
     app, env = rows
-    query = sa.select(Config).where(
+    where = (
         Config.app_id == app.id,
         Config.env_id == env.id,
         Config.version == coords.version,
         Config.type == int(kind),
         Config.name == name,
     )
+    if for_update and session.get_bind().dialect.name == "sqlite":
+        _sqlite_write_lock(session, where)
+    query = sa.select(Config).where(*where)
     return session.scalar(query.with_for_update() if for_update else query)
+
+
+def _sqlite_write_lock(session: so.Session, where: tuple[sa.ColumnElement[bool], ...]) -> None:
+    """SQLite has no row locks, and its driver runs a transaction's reads before its first write
+    outside of it: a locking read would read a state that a concurrent writer is about to
+    change. A no-op write first takes the database's write lock (waiting up to its
+    ``busy_timeout`` for the other writer's commit), so the reads that follow see the latest
+    committed state and nobody commits in between, as ``SELECT ... FOR UPDATE`` guarantees on
+    MySQL."""
+    session.execute(
+        sa.update(Config).where(*where).values(revision=Config.revision),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def find_config(
@@ -370,11 +390,30 @@ def _own_transaction(
     )
 
 
+def _refuse_during_gray(session: so.Session, config: Config | None, change: _Change) -> None:
+    """:class:`Conflict` naming the config's running gray release (unless the change promotes
+    it: ``promoting_gray``). Read after the config row is locked, like a gray start reads it
+    (:func:`disconf_web.gray.start` locks the same row), so a publish and a gray start of one
+    config serialise: whichever locks second sees the other's commit."""
+    if config is None:
+        return
+    # A locking read: under REPEATABLE READ a plain one would read the transaction's snapshot,
+    # taken before the row lock was granted, and miss a start that committed meanwhile.
+    query = sa.select(GrayRelease).where(GrayRelease.active_config_id == config.id)
+    release = session.scalar(query.with_for_update(read=True))
+    if release is not None and release.id != change.promoting_gray:
+        raise Conflict(
+            f"{change.label} has a running gray release #{release.id} (started by "
+            f"{release.created_by}): promote or abort it before publishing"
+        )
+
+
 def _stage(session: so.Session, change: _Change) -> ChangeResult:
     """Write one change with its revision, notification and audit, in the caller's
     transaction: lock the row, decide, write the row, record it."""
     rows = _rows(session, change.coords)
     config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
+    _refuse_during_gray(session, config, change)
     _check_if_match(config, change)
     live = _live(config)
     if change.value is None:
@@ -406,15 +445,23 @@ def publish_config(
     content: bytes | str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
+    promoting_gray: int | None = None,
     **change: Unpack[ConfigChange],
 ) -> ChangeResult:
     """Create the config, publish a new revision, or revive a deleted one.
 
     Publishing the value it already has changes nothing (``changed=False``, no revision).
+    Refused (:class:`Conflict`) while the config has a running gray release, unless
+    ``promoting_gray`` is its id.
     """
     with _own_transaction(session, change):
         return stage_publish(
-            session, content=content, max_bytes=max_bytes, zk_prefix=zk_prefix, **change
+            session,
+            content=content,
+            max_bytes=max_bytes,
+            zk_prefix=zk_prefix,
+            promoting_gray=promoting_gray,
+            **change,
         )
 
 
@@ -424,6 +471,7 @@ def stage_publish(
     content: bytes | str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
+    promoting_gray: int | None = None,
     **change: Unpack[ConfigChange],
 ) -> ChangeResult:
     """:func:`publish_config` inside the caller's transaction (``with transaction(...)``):
@@ -431,7 +479,10 @@ def stage_publish(
     kind, name = change["kind"], change["name"]
     _check_name(kind, name, storable=True)
     value = _decode(kind, name, content, max_bytes)
-    return _stage(session, _Change(value, RevisionAction.UPDATE, zk_prefix, **change))
+    return _stage(
+        session,
+        _Change(value, RevisionAction.UPDATE, zk_prefix, promoting_gray=promoting_gray, **change),
+    )
 
 
 def stage_delete(

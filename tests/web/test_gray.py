@@ -579,3 +579,81 @@ def test_any_identity_headers_choose_a_variant_without_error(
     )
     for target in targets:
         assert GrayRule(7, target).selects(who) in (True, False)
+
+
+# Bound on each racing thread (it waits at most for the other transaction's commit).
+RACE_TIMEOUT = 30.0
+
+
+def test_a_publish_racing_a_gray_start_never_commits_past_it(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gray start holds the config row (its transaction open, release row written) while a
+    publish of that config runs through the publisher: the publish's early check sees no
+    release yet, but it waits for the config row (on SQLite: the database's write lock) and is
+    then refused with 409 naming the release. Main keeps its revision and the release runs."""
+    from disconf_core import ConfigType as Kind
+    from disconf_web import gray, services
+    from disconf_web.publisher import get_publisher
+
+    database = get_db(app)
+    coords = services.coordinates("demo", "dev", "1_0_0")
+    change: dict[str, Any] = {"coords": coords, "kind": Kind.FILE, "name": "shop.properties"}
+    with database.new_session() as session:
+        services.create_app_record(session, name="demo", actor="t")
+        services.create_env(session, name="dev", actor="t")
+        services.publish_config(session, content="port=1\n", actor="t", **change)
+
+    inside, go = threading.Event(), threading.Event()
+    real_audit = gray.audit
+
+    def held_audit(*args: Any, **kwargs: Any) -> None:
+        real_audit(*args, **kwargs)
+        inside.set()
+        go.wait(RACE_TIMEOUT)
+
+    monkeypatch.setattr(gray, "audit", held_audit)
+    outcome: dict[str, str] = {}
+
+    def start() -> None:
+        with database.new_session() as session:
+            release, _ids = gray.start(
+                session,
+                zk_prefix="/disconf",
+                value="port=2\n",
+                target={"percent": 50},
+                actor="t",
+                comment="canary",
+                **change,
+            )
+            outcome["started"] = f"#{release.id}"
+
+    def publish() -> None:
+        with app.app_context(), database.new_session() as session:
+            try:
+                get_publisher(app).publish_config(
+                    session, content="port=3\n", actor="t", comment="racing", **change
+                )
+                outcome["published"] = "yes"
+            except services.Conflict as exc:
+                outcome["conflict"] = str(exc)
+            except sa.exc.OperationalError as exc:
+                outcome["database"] = str(exc)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    assert inside.wait(RACE_TIMEOUT), "the gray start never reached its audit"
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    publisher.join(timeout=0.5)  # let the publish reach the database while the start is open
+    go.set()
+    starter.join(timeout=RACE_TIMEOUT)
+    publisher.join(timeout=RACE_TIMEOUT)
+    assert not starter.is_alive() and not publisher.is_alive()
+    assert "started" in outcome, outcome
+    assert set(outcome) == {"started", "conflict"}, outcome
+    assert f"gray release {outcome['started']}" in outcome["conflict"]
+    with database.new_session() as session:
+        config = session.scalar(sa.select(Config).where(Config.name == "shop.properties"))
+        assert config is not None and (config.value, config.revision) == ("port=1\n", 1)
+        assert gray.active_gray(session, config.id) is not None
