@@ -1,9 +1,10 @@
 """The Disconf client endpoints as a Flask blueprint: a thin adapter over
 :mod:`disconf_web.protocol`, which owns lookup and answer building (spec section 1).
 
-Each view turns the request's WSGI environ into the protocol's request model and sends the
-protocol's answer unchanged (status, headers, body). The WSGI fast path
-(:mod:`disconf_web.fastpath`) answers the same ``GET``\\ s before Flask; these views serve what it
+One view, registered for every path of :data:`~disconf_web.protocol.ENDPOINTS`, turns the
+request's WSGI environ into the protocol's request model and sends the protocol's answer
+unchanged (status, headers, body). The WSGI fast path
+(:mod:`disconf_web.fastpath`) answers the same ``GET``\\ s before Flask; this view serves what it
 leaves to Flask (``HEAD``, and every request when the fast path is not installed), with the same
 bytes. Database loss and restart behaviour: see :mod:`disconf_web.protocol.answers`.
 """
