@@ -25,9 +25,10 @@ from flask import request
 from disconf_core import ConfigType, Coordinates
 
 from .. import services
-from ..auth import require_admin, require_app
+from ..auth import authenticated_by, require_admin, require_app
 from ..models import App, User
 from ..services import listing
+from .blueprint import bp
 from .page_common import can_write, config_type_of, current_console_user, db_session
 from .security import login_required
 
@@ -89,6 +90,13 @@ class Scope:
     @cached_property
     def can_write(self) -> bool:
         return can_write(self.user, self.app)
+
+
+@bp.app_context_processor
+def _signed_in_global() -> dict[str, Any]:
+    """``signed_in()`` in templates: a console session (not an API token) is signed in; the
+    header shows the navigation only then."""
+    return {"signed_in": lambda: authenticated_by() == "session"}
 
 
 def signed_in(*, admin: str | None = None) -> Callable[[V], V]:
