@@ -142,17 +142,9 @@ def revoke_token(user: User, token_id: int) -> Response:
 
 def _filter(key: str) -> str | None:
     value = request.args.get(key) or None
-    if value is not None and (len(value) > _MAX_FILTER or not _storable(value)):
+    if value is not None and (len(value) > _MAX_FILTER or not listing.storable(value)):
         raise services.BadRequest(f"query parameter {key!r} is not a valid name")
     return value
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @bp.get("/audit")

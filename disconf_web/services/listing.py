@@ -127,12 +127,13 @@ def _decode(cursor: str | None, types: Sequence[type]) -> tuple[Any, ...] | None
             raise BadRequest(problem)
         if isinstance(part, int) and not -MAX_REVISION <= part <= MAX_REVISION:
             raise BadRequest(problem)
-        if isinstance(part, str) and not _storable(part):
+        if isinstance(part, str) and not storable(part):
             raise BadRequest(problem)
     return tuple(key)
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
+    """Whether ``text`` can be stored: it encodes as UTF-8 (no lone surrogates)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
