@@ -196,17 +196,9 @@ _RELEASE = {
         "notification": {"type": "string"},
     },
 }
-_COMMENT_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"comment": {"type": "string", "maxLength": 1000}},
-            }
-        }
-    },
-}
+_COMMENT_BODY = openapi.json_body(
+    {"type": "object", "properties": {"comment": {"type": "string", "maxLength": 1000}}}
+)
 
 openapi.describe(
     _C + "/gray",
@@ -214,23 +206,18 @@ openapi.describe(
     {
         "summary": "Start a gray release: new content for the targeted instances only",
         "parameters": [*openapi.CONFIG, *openapi.FORCE],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["target"],
-                        "properties": {
-                            "content": {"type": "string"},
-                            "value": {"type": "string"},
-                            "target": _TARGET,
-                            "comment": {"type": "string", "maxLength": 1000},
-                        },
-                    }
-                }
-            },
-        },
+        "requestBody": openapi.json_body(
+            {
+                "type": "object",
+                "required": ["target"],
+                "properties": {
+                    "content": {"type": "string"},
+                    "value": {"type": "string"},
+                    "target": _TARGET,
+                    "comment": {"type": "string", "maxLength": 1000},
+                },
+            }
+        ),
         "responses": openapi._responses(
             {201: openapi._json(_RELEASE, "The release, running")}, 403, 409, 413, 415, 422
         ),

@@ -22,7 +22,7 @@ from flask import Response, jsonify
 from ..services.listing import DEFAULT_PAGE_SIZE, INLINE_VALUE_CHARS, MAX_PAGE_SIZE
 from .admin import MAX_COMMENT, bp
 
-__all__ = ["describe", "document"]
+__all__ = ["describe", "document", "json_body", "query_param"]
 
 _EXTRA: dict[str, dict[str, Any]] = {}
 
@@ -76,14 +76,48 @@ def _responses(ok: dict[int, dict[str, Any]], *errors: int) -> dict[str, Any]:
     return answers
 
 
-def _path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+def _param(
+    name: str, where: str, description: str, schema: dict[str, Any], *, required: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
-        "in": "path",
-        "required": True,
+        "in": where,
+        "required": required,
         "description": description,
-        "schema": {"type": "string", "minLength": 1, **schema},
+        "schema": schema,
     }
+
+
+def _path_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return _param(
+        name, "path", description, {"type": "string", "minLength": 1, **schema}, required=True
+    )
+
+
+def _int_path_param(name: str, description: str) -> dict[str, Any]:
+    return _param(
+        name,
+        "path",
+        description,
+        {"type": "integer", "minimum": 0, "maximum": INT32},
+        required=True,
+    )
+
+
+def query_param(
+    name: str, description: str, *, required: bool = False, **schema: Any
+) -> dict[str, Any]:
+    """A query parameter (optional unless ``required``) whose schema is ``schema``."""
+    return _param(name, "query", description, schema, required=required)
+
+
+def _header_param(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return _param(name, "header", description, schema)
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    """A required request body: one JSON document matching ``schema``."""
+    return {"required": True, "content": {JSON: {"schema": schema}}}
 
 
 _NAME = {"maxLength": 255}
@@ -93,70 +127,45 @@ VERSION = _path_param("version", "Version, e.g. 1_0_0", maxLength=64)
 KIND = _path_param("kind", "files or items", enum=["files", "items"])
 NAME = _path_param("name", "File name or item key", **_NAME)
 USER = _path_param("name", "User name", maxLength=64)
-NUMBER = {
-    "name": "number",
-    "in": "path",
-    "required": True,
-    "description": "Revision number",
-    "schema": {"type": "integer", "minimum": 0, "maximum": INT32},
-}
-TOKEN_ID = {
-    "name": "token_id",
-    "in": "path",
-    "required": True,
-    "description": "Token id",
-    "schema": {"type": "integer", "minimum": 0, "maximum": INT32},
-}
-LIMIT = {
-    "name": "limit",
-    "in": "query",
-    "required": False,
-    "description": f"Page size, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
-}
-CURSOR = {
-    "name": "cursor",
-    "in": "query",
-    "required": False,
-    "description": "Opaque cursor: take the 'next' URL of the previous page",
-    "schema": {"type": "string"},
-}
-COMMENT_QUERY = {
-    "name": "comment",
-    "in": "query",
-    "required": False,
-    "description": f"Change comment (at most {MAX_COMMENT} characters)",
-    "schema": {"type": "string", "maxLength": MAX_COMMENT},
-}
-COMMENT_HEADER = {
-    "name": "X-Disconf-Comment",
-    "in": "header",
-    "required": False,
-    "description": "Change comment (instead of ?comment=)",
-    "schema": {"type": "string", "maxLength": MAX_COMMENT},
-}
-IF_MATCH = {
-    "name": "If-Match",
-    "in": "header",
-    "required": False,
-    "description": "Change only if the config's current ETag is this one ('*': if it exists)",
-    "schema": {"type": "string"},
-}
+NUMBER = _int_path_param("number", "Revision number")
+TOKEN_ID = _int_path_param("token_id", "Token id")
+LIMIT = query_param(
+    "limit",
+    f"Page size, 1..{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
+    type="integer",
+    minimum=1,
+    maximum=MAX_PAGE_SIZE,
+)
+CURSOR = query_param(
+    "cursor", "Opaque cursor: take the 'next' URL of the previous page", type="string"
+)
+COMMENT_QUERY = query_param(
+    "comment",
+    f"Change comment (at most {MAX_COMMENT} characters)",
+    type="string",
+    maxLength=MAX_COMMENT,
+)
+COMMENT_HEADER = _header_param(
+    "X-Disconf-Comment",
+    "Change comment (instead of ?comment=)",
+    type="string",
+    maxLength=MAX_COMMENT,
+)
+IF_MATCH = _header_param(
+    "If-Match",
+    "Change only if the config's current ETag is this one ('*': if it exists)",
+    type="string",
+)
 FORCE = [
-    {
-        "name": "force_reason",
-        "in": "query",
-        "required": False,
-        "description": "Admins: publish although running instances would reject it (audited)",
-        "schema": {"type": "string", "maxLength": 1000},
-    },
-    {
-        "name": "X-Disconf-Force-Reason",
-        "in": "header",
-        "required": False,
-        "description": "Same as ?force_reason=",
-        "schema": {"type": "string", "maxLength": 1000},
-    },
+    query_param(
+        "force_reason",
+        "Admins: publish although running instances would reject it (audited)",
+        type="string",
+        maxLength=1000,
+    ),
+    _header_param(
+        "X-Disconf-Force-Reason", "Same as ?force_reason=", type="string", maxLength=1000
+    ),
 ]
 PAGE = [LIMIT, CURSOR]
 COORDS = [APP, ENV, VERSION]
@@ -363,18 +372,13 @@ _SCHEMAS: dict[str, Any] = {
     },
 }
 
-_NAME_BODY = {
-    "required": True,
-    "content": {
-        JSON: {
-            "schema": {
-                "type": "object",
-                "required": ["name"],
-                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
-            }
-        }
-    },
-}
+_NAME_BODY = json_body(
+    {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+    }
+)
 
 _CONFIG_BODY = {
     "required": True,
@@ -508,21 +512,16 @@ _PATHS: dict[str, Any] = {
         "post": {
             "summary": "Publish the value a past revision set, as a new revision",
             "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH, *FORCE],
-            "requestBody": {
-                "required": True,
-                "content": {
-                    JSON: {
-                        "schema": {
-                            "type": "object",
-                            "required": ["revision"],
-                            "properties": {
-                                "revision": {"type": "integer", "minimum": 1, "maximum": INT32},
-                                "comment": {"type": "string", "maxLength": MAX_COMMENT},
-                            },
-                        }
-                    }
-                },
-            },
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["revision"],
+                    "properties": {
+                        "revision": {"type": "integer", "minimum": 1, "maximum": INT32},
+                        "comment": {"type": "string", "maxLength": MAX_COMMENT},
+                    },
+                }
+            ),
             "responses": _responses(
                 {200: _json(_ref("Change"), "Rolled back")}, 403, 409, 412, 413, 415, 422
             ),
@@ -572,23 +571,18 @@ _PATHS: dict[str, Any] = {
         },
         "post": {
             "summary": "Create a user (admins)",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    JSON: {
-                        "schema": {
-                            "type": "object",
-                            "required": ["name", "password", "role"],
-                            "properties": {
-                                "name": {"type": "string"},
-                                "password": {"type": "string"},
-                                "role": {"enum": ["admin", "editor", "viewer"]},
-                                "apps": {"type": "array", "items": {"type": "string"}},
-                            },
-                        }
-                    }
-                },
-            },
+            "requestBody": json_body(
+                {
+                    "type": "object",
+                    "required": ["name", "password", "role"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "password": {"type": "string"},
+                        "role": {"enum": ["admin", "editor", "viewer"]},
+                        "apps": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            ),
             "responses": _responses({201: _json(_ref("User"), "Created")}, 403, 409, 415),
         },
     },
@@ -612,17 +606,9 @@ _PATHS: dict[str, Any] = {
         },
         "post": {
             "summary": "Create an API token for the caller (shown once)",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    JSON: {
-                        "schema": {
-                            "type": "object",
-                            "properties": {"name": {"type": "string", "maxLength": 64}},
-                        }
-                    }
-                },
-            },
+            "requestBody": json_body(
+                {"type": "object", "properties": {"name": {"type": "string", "maxLength": 64}}}
+            ),
             "responses": _responses({201: _json(_ref("Token"), "Created")}, 415),
         },
     },

@@ -283,31 +283,22 @@ _REPORT = {
         "instances_checked": {"type": "integer"},
     },
 }
-_BUNDLE_BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["format", "format_version", "manifest"],
-                "properties": {
-                    "format": {"const": bundles.BUNDLE_FORMAT},
-                    "format_version": {"const": bundles.BUNDLE_VERSION},
-                    "manifest": {"type": "array", "items": _OBJECT},
-                    "files": {"type": "object", "additionalProperties": {"type": "string"}},
-                    "items": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            }
-        }
-    },
-}
-_DELETE_MISSING = {
-    "name": "delete_missing",
-    "in": "query",
-    "required": False,
-    "description": "Delete the target's configs the bundle does not hold",
-    "schema": {"type": "boolean"},
-}
+_BUNDLE_BODY = openapi.json_body(
+    {
+        "type": "object",
+        "required": ["format", "format_version", "manifest"],
+        "properties": {
+            "format": {"const": bundles.BUNDLE_FORMAT},
+            "format_version": {"const": bundles.BUNDLE_VERSION},
+            "manifest": {"type": "array", "items": _OBJECT},
+            "files": {"type": "object", "additionalProperties": {"type": "string"}},
+            "items": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+)
+_DELETE_MISSING = openapi.query_param(
+    "delete_missing", "Delete the target's configs the bundle does not hold", type="boolean"
+)
 _PLAN = openapi._json(
     {"type": "object", "required": ["fingerprint", "counts", "entries", "applied"]},
     "What the import changes (and, once applied, the notification's fate)",
@@ -339,13 +330,14 @@ openapi.describe(
         "parameters": [
             *openapi.CONFIG,
             *(
-                {
-                    "name": key,
-                    "in": "query",
-                    "required": True,
-                    "description": "Revision number",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": listing.MAX_REVISION},
-                }
+                openapi.query_param(
+                    key,
+                    "Revision number",
+                    required=True,
+                    type="integer",
+                    minimum=1,
+                    maximum=listing.MAX_REVISION,
+                )
                 for key in ("from", "to")
             ),
         ],
@@ -360,25 +352,20 @@ openapi.describe(
     {
         "summary": "Copy or promote every config to another env/version (preview first)",
         "parameters": [*openapi.COORDS, *_FORCE],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "to_app": {"type": "string"},
-                            "to_env": {"type": "string"},
-                            "to_version": {"type": "string"},
-                            "preview": {"type": "boolean"},
-                            "expect": {"type": "string"},
-                            "delete_removed": {"type": "boolean"},
-                            "comment": {"type": "string", "maxLength": 1000},
-                        },
-                    }
-                }
-            },
-        },
+        "requestBody": openapi.json_body(
+            {
+                "type": "object",
+                "properties": {
+                    "to_app": {"type": "string"},
+                    "to_env": {"type": "string"},
+                    "to_version": {"type": "string"},
+                    "preview": {"type": "boolean"},
+                    "expect": {"type": "string"},
+                    "delete_removed": {"type": "boolean"},
+                    "comment": {"type": "string", "maxLength": 1000},
+                },
+            }
+        ),
         "responses": {
             **openapi._responses(
                 {200: openapi._json({"type": "object", "required": ["fingerprint"]}, "The plan")},
@@ -421,13 +408,11 @@ openapi.describe(
             *openapi.COORDS,
             _DELETE_MISSING,
             openapi.COMMENT_QUERY,
-            {
-                "name": "expect",
-                "in": "query",
-                "required": False,
-                "description": "The preview's fingerprint: apply only that plan (else 409)",
-                "schema": {"type": "string"},
-            },
+            openapi.query_param(
+                "expect",
+                "The preview's fingerprint: apply only that plan (else 409)",
+                type="string",
+            ),
             *_FORCE,
         ],
         "requestBody": _BUNDLE_BODY,
