@@ -742,7 +742,9 @@ class DisconfClient:
                 data = (
                     item_instance_data(text)
                     if spec.kind is ConfigType.ITEM
-                    else file_instance_data(spec.name, text, bound_schema(spec))
+                    else file_instance_data(
+                        spec.name, text, bound_schema(spec), self.settings.labels
+                    )
                 )
                 self._watcher.set_instance(entry.key, data)
 

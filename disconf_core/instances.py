@@ -5,10 +5,12 @@
 * Instance node data (client -> its EPHEMERAL child): an item's raw value; for a file a JSON
   object of the parsed ``.properties`` map (``{}`` for other formats). Our client adds the
   schema it binds under the reserved key :data:`~disconf_core.schema.SCHEMA_KEY`
-  (:mod:`disconf_core.schema`, read by the server's publish guard).
+  (:mod:`disconf_core.schema`, read by the server's publish guard), and its labels (if it has
+  any) under :data:`LABELS_KEY`, so the server can tell whether a gray release's label target
+  selects the instance (:func:`instance_labels`).
 * The self-check compares an instance's data with the stored value: every key the instance
-  reports must equal the stored one (numbers numerically, strings trimmed); the reserved schema
-  key is not a config key and is skipped.
+  reports must equal the stored one (numbers numerically, strings trimmed); the reserved keys
+  are not config keys and are skipped.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from .properties import parse_properties
 from .schema import SCHEMA_KEY
 
 __all__ = [
+    "LABELS_KEY",
     "InstanceCheck",
     "check_file_instance",
     "check_item_instance",
     "file_instance_data",
     "file_notification_data",
+    "instance_labels",
     "instance_schema",
     "is_properties_file",
     "item_instance_data",
@@ -51,18 +55,49 @@ def item_notification_data(value: str) -> bytes:
     return value.encode("utf-8")
 
 
-def file_instance_data(name: str, content: str, schema: Mapping[str, Any] | None = None) -> bytes:
-    """What a client writes into its instance node for a file (``schema``: what it binds)."""
+#: The reserved key of our client's labels in a file instance node (``{"zone": "a"}``).
+LABELS_KEY = "__disconf_labels__"
+_RESERVED = (SCHEMA_KEY, LABELS_KEY)
+
+
+def file_instance_data(
+    name: str,
+    content: str,
+    schema: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> bytes:
+    """What a client writes into its instance node for a file (``schema``: what it binds;
+    ``labels``: the client's labels, written only when there are some)."""
     values: dict[str, Any] = {}
     if is_properties_file(name):
         try:
             values = dict(parse_properties(content))
         except PropertiesError:
             values = {}
-    values.pop(SCHEMA_KEY, None)
+    for key in _RESERVED:
+        values.pop(key, None)
     if schema is not None:
         values[SCHEMA_KEY] = dict(schema)
+    if labels:
+        values[LABELS_KEY] = dict(labels)
     return json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def instance_labels(data: bytes) -> dict[str, str] | None:
+    """The labels of the instance that wrote this file instance node: its :data:`LABELS_KEY`;
+    ``{}`` when the node carries our client's schema but no labels (our client writes them
+    whenever it has any); None when the node cannot tell (other clients, hosted files without a
+    schema, bad data)."""
+    try:
+        reported = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(reported, dict):
+        return None
+    labels = reported.get(LABELS_KEY)
+    if isinstance(labels, dict):
+        return {str(k): str(v) for k, v in labels.items()}
+    return {} if isinstance(reported.get(SCHEMA_KEY), dict) else None
 
 
 def instance_schema(data: bytes) -> Mapping[str, Any] | None:
@@ -133,8 +168,8 @@ def check_file_instance(
             stored = parse_properties(stored_content)
         except PropertiesError:
             stored = {}
-    if SCHEMA_KEY in reported:  # shown without the schema: the values the instance holds
-        reported = {key: value for key, value in reported.items() if key != SCHEMA_KEY}
+    if any(key in reported for key in _RESERVED):  # shown without them: the values it holds
+        reported = {key: value for key, value in reported.items() if key not in _RESERVED}
         text = json.dumps(reported, ensure_ascii=False, separators=(",", ":"))
     mismatched = [key for key, value in reported.items() if not _same(stored.get(key), value)]
     return InstanceCheck(instance, text, mismatched)

@@ -72,6 +72,7 @@ from disconf_core import (
     config_node,
 )
 from disconf_core.hashing import content_md5
+from disconf_core.instances import instance_labels
 from disconf_core.notification import fetch_marked
 
 from .models import App, Config, ConfigStatus, Env, GrayRelease, GrayStatus, Notification, utcnow
@@ -99,6 +100,7 @@ __all__ = [
     "instance_variant",
     "parse_labels",
     "parse_target",
+    "reported_labels",
     "begin_release",
     "finish_release",
     "refuse_during_gray",
@@ -309,14 +311,18 @@ class GrayRule:
             return identity is not None and _bucket(self.release_id, identity) < share
         return False
 
-    def expects(self, instance: str) -> bool | None:
-        """Whether the instance with this id should run gray (None: the id alone cannot say:
-        a label target, or an address only the web tier sees)."""
+    def expects(self, instance: str, labels: Mapping[str, str] | None = None) -> bool | None:
+        """Whether the instance with this id (and these labels, when its instance node reports
+        them: :func:`disconf_core.instances.instance_labels`) should run gray (None: the id
+        alone cannot say: a label target of an instance that reports no labels, or an address
+        only the web tier sees)."""
         target = self.target
         if "instances" in target or "percent" in target:
             return self.selects(Requester(instance=instance))
         if "hosts" in target:
             return True if _instance_host(instance) in target["hosts"] else None
+        if "labels" in target and labels is not None:
+            return self.selects(Requester(instance=instance, labels=labels))
         return None
 
 
@@ -544,6 +550,11 @@ def instance_variant(kind: ConfigType, name: str, main: str, gray: str, instance
     return "main" if on_main else "other"
 
 
+def reported_labels(kind: ConfigType, data: bytes) -> dict[str, str] | None:
+    """The labels an instance node reports (our client's file instance nodes), or None."""
+    return instance_labels(data) if kind is ConfigType.FILE else None
+
+
 def running_releases(session: so.Session, config_ids: Iterable[int]) -> dict[int, GrayRelease]:
     """``{config id: its running release}`` for the configs among ``config_ids`` that have one
     (one query; none for an empty list)."""
@@ -562,11 +573,13 @@ def check_instance(
     as running gray.
 
     An instance runs gray when the release's target selects it by its id alone (an instance-id
-    target, or the percentage rule, which only needs the id: :meth:`GrayRule.expects`) or when
+    target, or the percentage rule, which only needs the id: :meth:`GrayRule.expects`), by the
+    labels our client writes into its file instance nodes, or when
     the values it holds are the gray content; it is then compared with the gray content (a
     targeted instance that still holds main is mismatched: it has not applied gray yet). Every
-    other instance is compared with the main content. A label or address target cannot be told
-    from the id, so such an instance runs gray exactly when it holds the gray content."""
+    other instance is compared with the main content. An address target (and a label target of
+    an item, or of a client that reports no labels) cannot be told from the node, so such an
+    instance runs gray exactly when it holds the gray content."""
 
     def against(value: str) -> InstanceCheck:
         if kind is ConfigType.FILE:
@@ -577,7 +590,8 @@ def check_instance(
     if release is None:
         return on_main, False
     on_gray = against(release.value)
-    targeted = GrayRule.from_json(release.id, release.target).expects(instance.name) is True
+    rule = GrayRule.from_json(release.id, release.target)
+    targeted = rule.expects(instance.name, reported_labels(kind, instance.data)) is True
     if targeted or (on_gray.ok and not on_main.ok):
         return on_gray, True
     return on_main, False

@@ -86,7 +86,8 @@ def instance_report(
     coords: Coordinates, kind: ConfigType, name: str, release: Any
 ) -> dict[str, Any]:
     """The config's instances, each with the variant it runs and whether that is the expected
-    one (``applied`` None: its id alone cannot tell whether it is targeted)."""
+    one (``applied`` None: neither its id nor the labels its node reports tell whether it is
+    targeted)."""
     session = _session()
     config = services.get_config(session, coords, kind, name)
     prefix = current_app.config["ZK_PREFIX"]
@@ -105,7 +106,7 @@ def instance_report(
     counts = dict.fromkeys(("gray", "main", "unknown", "other", "applied", "not_applied"), 0)
     for instance in found:
         variant = gray.instance_variant(kind, name, config.value, release.value, instance)
-        expected = rule.expects(instance.name)
+        expected = rule.expects(instance.name, gray.reported_labels(kind, instance.data))
         applied = None
         if expected is not None and variant in ("gray", "main"):
             applied = (variant == "gray") == expected

@@ -220,3 +220,23 @@ def test_item_schema_node_round_trip_and_bad_data() -> None:
     assert check_document(rate, {"rate": "0.5"}) == []
     coords = Coordinates(app="shop", version="1_0", env="prod")
     assert schema_node("/disconf", coords) == "/disconf/shop_1_0_prod/schema"
+
+
+def test_labels_in_the_instance_node_and_the_self_check_ignores_them() -> None:
+    from disconf_core.instances import LABELS_KEY, instance_labels
+
+    schema = {"v": 1, "format": "properties", "fields": []}
+    labels = {"zone": "a", "tier": "web"}
+    data = file_instance_data("shop.properties", "port=8080\n", schema, labels)
+    assert json.loads(data)[LABELS_KEY] == labels and instance_labels(data) == labels
+    check = check_file_instance("i1", "shop.properties", "port=8080\n", data)
+    assert check.ok and json.loads(check.value) == {"port": "8080"}
+    # Our client without labels writes none (its schema says it is ours: no labels at all).
+    bare = file_instance_data("shop.properties", "port=8080\n", schema)
+    assert LABELS_KEY not in json.loads(bare) and instance_labels(bare) == {}
+    # Other clients' nodes, and bad data, cannot tell.
+    assert instance_labels(b'{"port":"8080"}') is None
+    assert instance_labels(b"8080") is None and instance_labels(b"\xff") is None
+    # A file whose content holds the reserved key does not forge the labels.
+    forged = file_instance_data("shop.properties", f"{LABELS_KEY}=x\n", schema)
+    assert instance_labels(forged) == {}

@@ -339,6 +339,25 @@ def test_gray_by_label_then_promote_converges_everyone(
         assert (_port(zone_b), _port(plain)) == (8080, 8080)
         assert zone_b.events == [] and plain.events == []
 
+        # Our client writes its labels into its file instance nodes: the gray page knows who
+        # is targeted (the unlabelled client too: it writes its schema, so it is ours).
+        def settled() -> dict[str, Any] | None:
+            body: dict[str, Any] = web.get(
+                f"{BASE}/files/shop.properties/gray", headers=tokens.headers("viewer")
+            ).get_json()
+            rows = body["instances"] or []
+            return body if len(rows) == 3 and body["counts"]["applied"] == 3 else None
+
+        rows = {
+            row["name"]: (row["variant"], row["targeted"], row["applied"])
+            for row in wait_until(settled, message="the instance nodes to report")["instances"]
+        }
+        assert rows == {
+            zone_a.client.instance_name: ("gray", True, True),
+            zone_b.client.instance_name: ("main", False, True),
+            plain.client.instance_name: ("main", False, True),
+        }
+
         promoted = _gray(web, tokens, "promote", comment="looks good")
         assert promoted.status_code == 200, promoted.get_data(as_text=True)
         assert promoted.get_json()["status"] == "promoted"
