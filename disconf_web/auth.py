@@ -1,7 +1,7 @@
 """Who is calling, and what they may do.
 
-:func:`current_user` looks at the Flask session first (the web console logs users in with
-:func:`login_user`), then at an ``Authorization: Bearer <token>`` header;
+:func:`current_user` looks at the console's session first (Flask-Login's user, see
+:mod:`disconf_web.ui.security`), then at an ``Authorization: Bearer <token>`` header;
 :func:`authenticated_by` tells which of the two authenticated the request (the admin API's CSRF
 check follows it: a request the session cookie authenticated needs the CSRF header whatever
 other headers it has).
@@ -13,7 +13,8 @@ and users.
 
 from __future__ import annotations
 
-from flask import current_app, g, request, session
+import flask_login  # type: ignore[import-untyped]
+from flask import current_app, g, request
 
 from .extensions import get_db
 from .models import App, Role, User
@@ -22,19 +23,35 @@ from .services.accounts import granted_app_ids, is_granted, token_for_secret
 from .services.catalog import get_app
 
 __all__ = [
+    "SessionUser",
     "authenticated_by",
     "current_token_id",
     "current_user",
     "is_admin",
-    "login_user",
-    "logout_user",
     "require_admin",
     "require_app",
     "require_user",
     "visible_app_ids",
 ]
 
-SESSION_KEY = "disconf_user_id"
+
+class SessionUser:
+    """A console user as Flask-Login sees it. Its id is the alternative id
+    ``"<user id>:<session_version>"``: bumping the user's ``session_version`` makes every
+    stored id stale, which logs all of the user's sessions out."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.user.active)
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_version or 0}"
 
 
 def current_user() -> User | None:
@@ -46,12 +63,9 @@ def current_user() -> User | None:
     user = None
     via = None
     token_id = None
-    user_id = session.get(SESSION_KEY)
-    if isinstance(user_id, int) and 1 <= user_id <= 2**31 - 1:
-        user = db_session.get(User, user_id)
-        if user is not None and not user.active:
-            user = None
-        via = "session" if user is not None else None
+    signed_in = flask_login.current_user
+    if isinstance(signed_in, SessionUser):
+        user, via = signed_in.user, "session"
     if user is None:
         header = request.headers.get("Authorization", "")
         scheme, _, secret = header.partition(" ")
@@ -115,19 +129,3 @@ def require_app(user: User, app_name: str, *, write: bool) -> App:
     if write and user.role != Role.EDITOR.value:
         raise Forbidden(f"user {user.name!r} is a {user.role}: read-only access to {app_name!r}")
     return app
-
-
-def login_user(user: User) -> None:
-    """Remember ``user`` in the signed session cookie (used by the web console)."""
-    session.clear()
-    session[SESSION_KEY] = user.id
-    session.permanent = True
-    g.disconf_user = user
-    g.disconf_auth = "session"
-    g.disconf_token_id = None
-
-
-def logout_user() -> None:
-    session.pop(SESSION_KEY, None)
-    for key in ("disconf_user", "disconf_auth", "disconf_token_id"):
-        g.pop(key, None)

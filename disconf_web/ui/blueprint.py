@@ -1,5 +1,5 @@
 """The console's blueprint (``console``: server-rendered Jinja, autoescaped) and what every page
-shares: CSRF check, security headers, template globals and filters (page links, readable audit
+shares: security headers, template globals and filters (page links, readable audit
 details), the error pages, and the URL patterns of a version and a config (from
 :mod:`disconf_web.urls`, shared with the admin API).
 
@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -41,7 +42,7 @@ from .. import services
 from ..auth import current_user, is_admin
 from ..models import ConfigStatus
 from ..urls import CONFIG_URL, KINDS, SEGMENTS, VERSION_URL
-from .security import add_security_headers, check_csrf, csrf_token
+from .security import add_security_headers, csrf_failed, csrf_token
 
 __all__ = ["CONFIG_URL", "KINDS", "SEGMENTS", "VERSION_URL", "Page", "bp", "page_url"]
 
@@ -53,10 +54,7 @@ Page = str | WerkzeugResponse | tuple[str, int]
 
 # -- plumbing ----------------------------------------------------------------------------------
 
-
-@bp.before_request
-def _csrf() -> None:
-    check_csrf(request)
+bp.register_error_handler(CSRFError, csrf_failed)  # a refused form: the console's error page
 
 
 @bp.after_request

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
-from ..auth import current_user
+from ..auth import authenticated_by, current_user
 from ..services import console as ops
 from .blueprint import Page, bp
 from .page_common import current_console_user, db_session, safe_next
-from .security import csrf_token, end_session, login_required, start_session
+from .security import end_session, login_required, start_session
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Page:
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
-        if current_user() is not None and session.get("disconf_user_id") is not None:
+        if authenticated_by() == "session":
             return redirect(next_url or url_for("console.apps"))
-        csrf_token()
         return render_template("console/login.html", next=next_url, username="")
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")

@@ -1,38 +1,45 @@
 """Console sessions, CSRF protection and security headers.
 
-* Sessions are Flask's signed cookies (``SECRET_KEY``). The cookie holds only the user id, the
-  user's ``session_version`` and the session's CSRF secret; the database keeps one row per
-  signed-in session (``console_sessions``, keyed by the SHA-256 of that secret, so any web
-  process behind a load balancer accepts the cookie). Every request re-reads the user and the
-  row and drops the session when the user is gone, disabled, or its version moved on (password
-  change, disable, role change: every session of that user at once), or when the row is gone:
-  logout deletes it, so a copied cookie stops working and its CSRF token dies with it. Rows
-  older than ``PERMANENT_SESSION_LIFETIME`` count as over and are deleted at the next sign-in.
+* Sessions are Flask's signed cookies (``SECRET_KEY``); Flask-Login keeps the signed-in user in
+  them. The id it stores is an alternative id, ``"<user id>:<session_version>"``
+  (:meth:`disconf_web.auth.SessionUser.get_id`), so bumping a user's ``session_version``
+  (password change, disable, role change) logs every session of that user out at once: the
+  user loader refuses an id whose version moved on, and a disabled or deleted user.
+* The database keeps one row per signed-in session (``console_sessions``, keyed by the SHA-256 of
+  the session's CSRF secret, so any web process behind a load balancer accepts the cookie). The
+  user loader also requires that row: logout deletes it, so a copied cookie stops working and,
+  because a session whose user no longer loads is cleared before the CSRF check, its CSRF token
+  dies with it. Rows older than ``PERMANENT_SESSION_LIFETIME`` count as over and are deleted at
+  the next sign-in.
+* What the cookie holds: Flask-Login's ``_user_id`` (the alternative id), ``_fresh`` and ``_id``
+  (a hash of the client's address and user agent), Flask-WTF's raw CSRF secret ``csrf_token``,
+  and Flask's ``_permanent``: identifiers, a version and the CSRF secret, never a password hash
+  or a role. Flask-Login's session protection is off: the session ends on the server instead
+  (row, version), and an address-bound session would end whenever a user's address changes.
 * Cookie flags: ``HttpOnly``, ``SameSite=Lax``; ``Secure`` follows ``DISCONF_COOKIE_SECURE``:
   ``auto`` (default) marks the cookie Secure whenever the request came over https, ``true``
   always (use it behind a TLS-terminating proxy), ``false`` never.
-* CSRF: a random per-session token (``secrets``) that every console form posts as
-  ``csrf_token`` and the console's ``fetch()`` calls send as ``X-CSRF-Token``; compared with
-  ``hmac.compare_digest``. On the admin API the check follows what authenticated the request
+* CSRF: Flask-WTF's ``CSRFProtect``. Every console form posts ``csrf_token`` (the signed token
+  of :func:`flask_wtf.csrf.generate_csrf`, also in the page's ``csrf-token`` meta tag) and the
+  console's ``fetch()`` calls send it as ``X-CSRF-Token``. Tokens live as long as the session
+  (no separate time limit: the session row bounds them) and the https Referer check is off
+  (behind a TLS-terminating proxy the host the app sees is not the browser's; the token is
+  bound to the signed session). :func:`check_csrf` decides per request: every unsafe request
+  outside the admin API is checked (console forms, and any form added later); on the admin API
+  (``/api/v1``) the check follows what authenticated the request
   (:func:`disconf_web.auth.authenticated_by`): a bearer token is exempt, the session cookie
-  needs the header too, even when an unrelated ``Authorization`` header rides along.
-* Why not Flask-Login and Flask-WTF's ``CSRFProtect``: measured with both installed, Flask-Login
-  always writes ``_user_id``, ``_fresh`` and ``_id`` into the cookie (even with session
-  protection off) and Flask-WTF keeps a raw token under its form field's name while forms must
-  post a signed, time-stamped derivative of it. Both change the session and CSRF contract the
-  test suite pins (the cookie's keys, the token a form posts), which this redesign had to keep.
+  needs the header, even when an unrelated ``Authorization`` header rides along (403).
 
 Error Handling
 --------------
-Each request reads the user and its session row from the database (no process-local state, so a
-restart or another web process changes nothing). When the database is unreachable the request
-fails with the app's database error (503 on the API, the error page on the console); the
-session cookie stays valid and works again once the database answers.
+Each request that carries a session reads the user and its session row from the database (no
+process-local state, so a restart or another web process changes nothing). When the database
+is unreachable the request fails with the app's database error (503 on the API, the error page
+on the console); the session cookie stays valid and works again once the database answers.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -40,13 +47,21 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
-from flask import Flask, Request, abort, current_app, redirect, request, session, url_for
+import flask_login  # type: ignore[import-untyped]
+from flask import Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import (  # type: ignore[import-untyped]
+    CSRFError,
+    CSRFProtect,
+    generate_csrf,
+    validate_csrf,
+)
 from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms.validators import ValidationError  # type: ignore[import-untyped]
 
 from disconf_core import to_bool
 
-from ..auth import SESSION_KEY, authenticated_by, current_user, login_user, logout_user
+from ..auth import SessionUser, authenticated_by
 from ..extensions import get_db
 from ..models import User
 from ..services.accounts import (
@@ -62,22 +77,29 @@ __all__ = [
     "attachment",
     "check_csrf",
     "configure_sessions",
+    "csrf",
+    "csrf_failed",
     "csrf_token",
     "drop_stale_session",
     "end_session",
+    "login_manager",
     "login_required",
     "start_session",
 ]
 
 log = logging.getLogger(__name__)
 
-CSRF_FIELD = "csrf_token"
+CSRF_FIELD = "csrf_token"  # the form field, and Flask-WTF's session key of the raw secret
 CSRF_HEADER = "X-CSRF-Token"
-_CSRF_KEY = "csrf"
-_VERSION_KEY = "disconf_sv"
+_USER_KEY = "_user_id"  # Flask-Login's session key
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_MAX_ID = 2**31 - 1
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+login_manager = flask_login.LoginManager()
+login_manager.session_protection = None  # sessions end on the server (row, version): see above
+csrf = CSRFProtect()
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
@@ -102,7 +124,8 @@ def _secure_mode(value: Any) -> str | bool:
 
 
 def configure_sessions(app: Flask) -> None:
-    """Cookie flags and the session interface; a throwaway key when none is required."""
+    """Cookie flags, the session interface, Flask-Login and Flask-WTF's CSRF settings; a
+    throwaway key when none is required. The CSRF check itself is :func:`check_csrf`."""
     if not app.config.get("SECRET_KEY"):
         # Only reachable when REQUIRE_SECRET_KEY is off (tests): sessions end with the process.
         log.warning("no SECRET_KEY: console sessions use a random key valid for this process")
@@ -115,91 +138,110 @@ def configure_sessions(app: Flask) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.session_interface = ConsoleSessionInterface()
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # check_csrf decides (API: per authentication)
+    app.config["WTF_CSRF_FIELD_NAME"] = CSRF_FIELD
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # as long as the session (its row bounds it)
+    app.config["WTF_CSRF_SSL_STRICT"] = False  # no Referer check: see the module docstring
+    app.config["WTF_CSRF_HEADERS"] = [CSRF_HEADER]
+    login_manager.user_loader(_load_user)
+    login_manager.init_app(app, add_context_processor=False)
+    csrf.init_app(app)
+
+
+def _load_user(alternative_id: str) -> SessionUser | None:
+    """The session's user, if its id still names an active user at this session version and
+    the session's row exists (not logged out, not over)."""
+    user_id, _, version = str(alternative_id).partition(":")
+    if not (user_id.isdecimal() and version.isdecimal()) or not 1 <= int(user_id) <= _MAX_ID:
+        return None
+    db = get_db(current_app).session()
+    user = db.get(User, int(user_id))
+    if user is None or not user.active or int(version) != (user.session_version or 0):
+        return None
+    if not console_session_active(
+        db,
+        user_id=user.id,
+        secret=session.get(CSRF_FIELD),
+        lifetime=current_app.permanent_session_lifetime,
+    ):
+        return None
+    return SessionUser(user)
+
+
+def _forget_request_user() -> None:
+    for key in ("disconf_user", "disconf_auth", "disconf_token_id", CSRF_FIELD):
+        g.pop(key, None)
 
 
 def start_session(user: User) -> None:
-    """Log ``user`` in: a fresh session (new CSRF token) holding their id and version."""
-    old_secret = session.get(_CSRF_KEY)
+    """Log ``user`` in: a fresh session (new CSRF secret, no pre-login data) holding their
+    alternative id, and its server-side row. Signing in again ends the previous session."""
     db = get_db(current_app).session()
-    if session.get(SESSION_KEY) is not None:
-        close_console_session(db, secret=old_secret)  # signing in again ends the old session
-    login_user(user)
-    secret = secrets.token_urlsafe(32)
-    session[_VERSION_KEY] = user.session_version or 0
-    session[_CSRF_KEY] = secret
+    if _USER_KEY in session:
+        close_console_session(db, secret=session.get(CSRF_FIELD))
+    session.clear()
+    _forget_request_user()  # generate_csrf caches the signed token of the old secret in g
+    flask_login.login_user(SessionUser(user))
+    session.permanent = True
+    generate_csrf()  # creates the session's new raw secret
     open_console_session(
-        db, user_id=user.id, secret=secret, lifetime=current_app.permanent_session_lifetime
+        db,
+        user_id=user.id,
+        secret=session[CSRF_FIELD],
+        lifetime=current_app.permanent_session_lifetime,
     )
 
 
 def end_session() -> None:
     """Logout: delete the session's row (a copied cookie stops working) and clear the cookie."""
-    close_console_session(get_db(current_app).session(), secret=session.get(_CSRF_KEY))
-    logout_user()
+    close_console_session(get_db(current_app).session(), secret=session.get(CSRF_FIELD))
+    flask_login.logout_user()
     session.clear()
+    _forget_request_user()
 
 
 def drop_stale_session() -> None:
-    """Before every request: forget a session whose user is gone, disabled or re-versioned, or
-    whose server-side row is gone (logged out, expired)."""
-    user_id = session.get(SESSION_KEY)
-    if user_id is None:
+    """Before every request (and before the CSRF check): clear a session whose user no longer
+    loads (gone, disabled, re-versioned, row deleted or over), so its CSRF secret goes too."""
+    if _USER_KEY not in session:
         return
-    db = get_db(current_app).session()
-    valid_id = isinstance(user_id, int) and 1 <= user_id <= 2**31 - 1
-    user = db.get(User, user_id) if valid_id else None
-    if (
-        user is None
-        or not user.active
-        or session.get(_VERSION_KEY) != (user.session_version or 0)
-        or not console_session_active(
-            db,
-            user_id=user.id,
-            secret=session.get(_CSRF_KEY),
-            lifetime=current_app.permanent_session_lifetime,
-        )
-    ):
+    if not flask_login.current_user.is_authenticated:
         session.clear()
-        logout_user()
+        _forget_request_user()
 
 
 def csrf_token() -> str:
-    """This session's CSRF token (created on first use)."""
-    token = session.get(_CSRF_KEY)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session[_CSRF_KEY] = token
-    return token
+    """The signed CSRF token forms post (Flask-WTF; creates the session's secret on first use)."""
+    return str(generate_csrf())
 
 
-def _token_ok(sent: str | None) -> bool:
-    expected = session.get(_CSRF_KEY)
-    if not isinstance(expected, str) or not expected or not sent:
-        return False
-    return hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8"))
-
-
-def check_csrf(req: Request) -> None:
-    """Abort 400 unless an unsafe request carries this session's CSRF token."""
-    if req.method not in _UNSAFE:
+def check_csrf() -> None:
+    """Before every request: unsafe requests need the session's CSRF token, except on the
+    admin API, where only requests the session cookie authenticated need it (a bearer token
+    is exempt); there a missing or wrong token is 403 with a hint."""
+    if request.method not in _UNSAFE:
         return
-    sent = req.headers.get(CSRF_HEADER) or req.form.get(CSRF_FIELD)
-    if not _token_ok(sent):
-        abort(
-            400,
-            description="the form expired or did not come from this console (CSRF token "
-            "missing or wrong): reload the page and try again",
-        )
+    if request.path.startswith("/api/v1"):
+        if authenticated_by() != "session":
+            return
+        try:
+            validate_csrf(request.headers.get(CSRF_HEADER))
+        except ValidationError:
+            abort(
+                403, description=f"send the console's {CSRF_HEADER} header (or use a bearer token)"
+            )
+        return
+    csrf.protect()  # raises CSRFError (400), rendered by csrf_failed on the console
 
 
-def check_api_csrf() -> None:
-    """Admin API calls riding on the console's session cookie must send ``X-CSRF-Token``."""
-    if request.method not in _UNSAFE or not request.path.startswith("/api/v1"):
-        return
-    if authenticated_by() != "session":
-        return
-    if not _token_ok(request.headers.get(CSRF_HEADER)):
-        abort(403, description="send the console's X-CSRF-Token header (or use a bearer token)")
+def csrf_failed(exc: CSRFError) -> tuple[str, int]:
+    """The console's page for a refused form."""
+    log.info("CSRF check failed on %s %s: %s", request.method, request.path, exc.description)
+    message = (
+        "the form expired or did not come from this console (CSRF token missing or wrong): "
+        "reload the page and try again"
+    )
+    return render_template("console/error.html", status=400, message=message), 400
 
 
 def login_required(view: F) -> F:
@@ -207,7 +249,7 @@ def login_required(view: F) -> F:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if current_user() is None or session.get(SESSION_KEY) is None:
+        if authenticated_by() != "session":
             target = request.full_path if request.method == "GET" else None
             return redirect(url_for("console.login", next=target))
         return view(*args, **kwargs)

@@ -118,10 +118,27 @@ def test_cookie_secure_setting(tmp_path: Any) -> None:
         make_app(f"sqlite:///{tmp_path / 't.sqlite'}", COOKIE_SECURE="sometimes")
 
 
-def test_session_holds_only_user_id_version_and_csrf(console: Console) -> None:
+def test_session_holds_only_user_id_version_and_csrf(app: Flask, console: Console) -> None:
+    """The signed cookie carries identifiers, the session version and the CSRF secret (the
+    keys Flask-Login and Flask-WTF use), never the password, its hash or the role."""
+    import hashlib
+
+    from disconf_web.models import ConsoleSession
+
     console.login("editor")
     with console.client.session_transaction() as session:
-        assert set(session.keys()) <= {"disconf_user_id", "disconf_sv", "csrf", "_permanent"}
+        data = dict(session)
+    assert set(data) <= {"_user_id", "_fresh", "_id", "csrf_token", "_permanent"}
+    with get_db(app).new_session() as db:
+        user = db.scalar(sa.select(User).where(User.name == "editor"))
+        assert user is not None
+        assert data["_user_id"] == f"{user.id}:{user.session_version}"
+        row = db.get(ConsoleSession, hashlib.sha256(data["csrf_token"].encode()).hexdigest())
+        assert row is not None and row.user_id == user.id  # the CSRF secret names the session
+        secrets = (user.password_hash, PASSWORD, user.role)
+    text = repr(data)
+    assert not any(secret in text for secret in secrets)
+    assert set(str(data.get("_id", ""))) <= set("0123456789abcdef")  # a digest, if present
 
 
 def test_disabling_a_user_logs_out_their_sessions(app: Flask, as_role: Any) -> None:
