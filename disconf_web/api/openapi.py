@@ -406,19 +406,44 @@ _CONFIG_BODY = {
     },
 }
 
-_PATHS: dict[str, Any] = {
-    "/api/v1/apps": {
+
+def _collection(
+    key: str,
+    item: str,
+    summaries: tuple[str, str],
+    body: dict[str, Any],
+    *,
+    list_errors: tuple[int, ...] = (),
+    create_errors: tuple[int, ...] = (403, 409, 415),
+) -> dict[str, Any]:
+    """A collection path: GET lists a page of ``item`` under ``key``, POST creates one."""
+    listing, creating = summaries
+    return {
         "get": {
-            "summary": "Apps the caller may read, by name",
+            "summary": listing,
             "parameters": PAGE,
-            "responses": _responses({200: _json(_page_of("apps", _ref("App")), "A page")}),
+            "responses": _responses(
+                {200: _json(_page_of(key, _ref(item)), "A page")}, *list_errors
+            ),
         },
         "post": {
-            "summary": "Create an app (admins and editors; the creator is granted it)",
-            "requestBody": _NAME_BODY,
-            "responses": _responses({201: _json(_ref("App"), "Created")}, 403, 409, 415),
+            "summary": creating,
+            "requestBody": body,
+            "responses": _responses({201: _json(_ref(item), "Created")}, *create_errors),
         },
-    },
+    }
+
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/apps": _collection(
+        "apps",
+        "App",
+        (
+            "Apps the caller may read, by name",
+            "Create an app (admins and editors; the creator is granted it)",
+        ),
+        _NAME_BODY,
+    ),
     "/api/v1/apps/{app}": {
         "get": {
             "summary": "One app",
@@ -426,18 +451,9 @@ _PATHS: dict[str, Any] = {
             "responses": _responses({200: _json(_ref("App"), "The app")}, 403),
         }
     },
-    "/api/v1/envs": {
-        "get": {
-            "summary": "Envs, by name",
-            "parameters": PAGE,
-            "responses": _responses({200: _json(_page_of("envs", _ref("Env")), "A page")}),
-        },
-        "post": {
-            "summary": "Create an env (admins)",
-            "requestBody": _NAME_BODY,
-            "responses": _responses({201: _json(_ref("Env"), "Created")}, 403, 409, 415),
-        },
-    },
+    "/api/v1/envs": _collection(
+        "envs", "Env", ("Envs, by name", "Create an env (admins)"), _NAME_BODY
+    ),
     "/api/v1/apps/{app}/envs/{env}/versions": {
         "get": {
             "summary": "Versions of app x env with live configs",
@@ -563,29 +579,24 @@ _PATHS: dict[str, Any] = {
             "responses": _responses({200: _json(_ref("Election"), "The election")}, 403),
         }
     },
-    "/api/v1/users": {
-        "get": {
-            "summary": "Users, by name (admins)",
-            "parameters": PAGE,
-            "responses": _responses({200: _json(_page_of("users", _ref("User")), "A page")}, 403),
-        },
-        "post": {
-            "summary": "Create a user (admins)",
-            "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["name", "password", "role"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "password": {"type": "string"},
-                        "role": {"enum": ["admin", "editor", "viewer"]},
-                        "apps": {"type": "array", "items": {"type": "string"}},
-                    },
-                }
-            ),
-            "responses": _responses({201: _json(_ref("User"), "Created")}, 403, 409, 415),
-        },
-    },
+    "/api/v1/users": _collection(
+        "users",
+        "User",
+        ("Users, by name (admins)", "Create a user (admins)"),
+        json_body(
+            {
+                "type": "object",
+                "required": ["name", "password", "role"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "password": {"type": "string"},
+                    "role": {"enum": ["admin", "editor", "viewer"]},
+                    "apps": {"type": "array", "items": {"type": "string"}},
+                },
+            }
+        ),
+        list_errors=(403,),
+    ),
     "/api/v1/users/{name}/apps/{app}": {
         "put": {
             "summary": "Grant an app to a user (admins)",
@@ -598,20 +609,13 @@ _PATHS: dict[str, Any] = {
             "responses": _responses({200: _json({"type": "object"}, "Revoked")}, 403),
         },
     },
-    "/api/v1/tokens": {
-        "get": {
-            "summary": "The caller's API tokens",
-            "parameters": PAGE,
-            "responses": _responses({200: _json(_page_of("tokens", _ref("Token")), "A page")}),
-        },
-        "post": {
-            "summary": "Create an API token for the caller (shown once)",
-            "requestBody": json_body(
-                {"type": "object", "properties": {"name": {"type": "string", "maxLength": 64}}}
-            ),
-            "responses": _responses({201: _json(_ref("Token"), "Created")}, 415),
-        },
-    },
+    "/api/v1/tokens": _collection(
+        "tokens",
+        "Token",
+        ("The caller's API tokens", "Create an API token for the caller (shown once)"),
+        json_body({"type": "object", "properties": {"name": {"type": "string", "maxLength": 64}}}),
+        create_errors=(415,),
+    ),
     "/api/v1/tokens/{token_id}": {
         "delete": {
             "summary": "Revoke a token and every token created through it",
