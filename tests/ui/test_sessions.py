@@ -216,3 +216,26 @@ def test_a_token_whose_parent_was_revoked_after_it_was_created_is_refused(app: F
         session.commit()
     for new in (child, grandchild):
         assert client.get("/api/v1/apps", headers=_bearer(new.secret)).status_code == 401
+
+
+def test_a_malformed_or_unknown_session_user_id_is_anonymous(app: Flask) -> None:
+    """Flask-Login's stored id is "<user id>:<session version>"; anything else, or a valid id
+    without its server-side session row ("1:0": admin, version 0), loads no user."""
+    for stored in ("1:0", "1", "x:0", "1:x", "-1:0", "99999999999:0", "1:0:0", "", "4242:0"):
+        visitor = Console(app)
+        with visitor.client.session_transaction() as session:
+            session["_user_id"] = stored
+            session["csrf_token"] = "a" * 40
+        response = visitor.get("/apps")
+        assert response.status_code == 302, stored
+        with visitor.client.session_transaction() as session:
+            assert "_user_id" not in session, stored  # the stale session was cleared
+
+
+def test_signing_in_replaces_the_csrf_secret(app: Flask, console: Console) -> None:
+    """A token handed out before login (e.g. planted by an attacker) is void after it."""
+    before = console.csrf()
+    assert console.login("editor").status_code == 302
+    refused = console.client.post("/apps", data={"name": "fixated", "csrf_token": before})
+    assert refused.status_code == 400
+    assert console.post("/apps", {"name": "fresh"}).status_code == 302
