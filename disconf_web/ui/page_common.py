@@ -23,11 +23,12 @@ from ..auth import current_user, require_app
 from ..extensions import get_db
 from ..models import User
 from ..publisher import Publisher, get_publisher
-from .blueprint import KINDS
+from .blueprint import KINDS, SEGMENTS
 
 __all__ = [
     "can_write",
     "config_list_url",
+    "config_page_url",
     "config_type_of",
     "current_console_user",
     "db_session",
@@ -103,3 +104,11 @@ def safe_next(target: str | None) -> str | None:
 
 def config_list_url(coords: Coordinates) -> str:
     return url_for("console.configs", app=coords.app, env=coords.env, version=coords.version)
+
+
+def config_page_url(endpoint: str, coords: Coordinates, kind: ConfigType, name: str) -> str:
+    """The URL of one config's console page ``endpoint`` (e.g. ``"console.history"``)."""
+    return url_for(
+        endpoint, app=coords.app, env=coords.env, version=coords.version,
+        kind=SEGMENTS[kind], name=name,
+    )  # fmt: skip

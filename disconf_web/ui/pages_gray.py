@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from disconf_core import ConfigType
@@ -23,19 +23,15 @@ from disconf_core import ConfigType
 from .. import gray, services
 from ..api.gray import instance_report
 from ..models import GrayStatus
-from .blueprint import CONFIG_URL, SEGMENTS, Page, bp
-from .page_common import form_comment, publisher
+from .blueprint import CONFIG_URL, Page, bp
+from .page_common import config_page_url, form_comment, publisher
 from .scope import Scope, scoped
 
 __all__ = ["gray_page", "gray_start", "gray_end"]
 
 
 def _url(scope: Scope, name: str) -> str:
-    coords = scope.coords
-    return url_for(
-        "console.gray_page", app=coords.app, env=coords.env, version=coords.version,
-        kind=SEGMENTS[scope.kind], name=name,
-    )  # fmt: skip
+    return config_page_url("console.gray_page", scope.coords, scope.kind, name)
 
 
 def _form_target() -> dict[str, Any]:
@@ -79,18 +75,14 @@ def _render(scope: Scope, name: str, error: str | None = None, status: int = 200
         report = instance_report(coords, kind, name, active)
     else:  # the instances to pick from
         report = instance_report(coords, kind, name, _NoRelease())
-    page = render_template(
+    page = scope.render(
         "console/gray.html",
-        coords=coords,
-        kind=kind,
-        segment=SEGMENTS[kind],
-        name=name,
+        name,
         config=config,
         active=active,
         target=json.loads(active.target) if active is not None else None,
         report=report,
         releases=gray.history(db, coords, kind, name, limit=50),
-        can_write=scope.can_write,
         error=error,
         form=request.form,
     )

@@ -11,24 +11,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
 from ..services import console as ops
 from ..services import listing
 from . import diff as diffs
-from .blueprint import CONFIG_URL, SEGMENTS, Page, bp
-from .page_common import config_list_url, form_comment, published_message, publisher
+from .blueprint import CONFIG_URL, Page, bp
+from .page_common import (
+    config_list_url,
+    config_page_url,
+    form_comment,
+    published_message,
+    publisher,
+)
 from .scope import Scope, page_request, scoped
 
 
 def _history_url(scope: Scope, name: str) -> str:
-    coords = scope.coords
-    return url_for(
-        "console.history", app=coords.app, env=coords.env, version=coords.version,
-        kind=SEGMENTS[scope.kind], name=name,
-    )  # fmt: skip
+    return config_page_url("console.history", scope.coords, scope.kind, name)
 
 
 @bp.get(CONFIG_URL + "/history")
@@ -44,12 +46,9 @@ def history(scope: Scope, name: str) -> Page:
     from_no = request.args.get("a", type=int) or max(1, to_no - 1)
     old = listing.get_revision(db, coords, kind, name, from_no).new_value
     new = listing.get_revision(db, coords, kind, name, to_no).new_value
-    return render_template(
+    return scope.render(
         "console/history.html",
-        coords=coords,
-        kind=kind,
-        segment=SEGMENTS[kind],
-        name=name,
+        name,
         config=config,
         revisions=page.items,
         page=page,
@@ -57,7 +56,6 @@ def history(scope: Scope, name: str) -> Page:
         to_no=to_no,
         unified=diffs.unified(old, new),
         side=diffs.side_by_side(old, new),
-        can_write=scope.can_write,
     )
 
 

@@ -20,7 +20,7 @@ from functools import cached_property, wraps
 from typing import Any, Literal, TypeVar, cast
 
 import sqlalchemy.orm as so
-from flask import request
+from flask import render_template, request
 
 from disconf_core import ConfigType, Coordinates
 
@@ -28,7 +28,7 @@ from .. import services
 from ..auth import authenticated_by, require_admin, require_app
 from ..models import App, User
 from ..services import listing
-from .blueprint import bp
+from .blueprint import SEGMENTS, bp
 from .page_common import can_write, config_type_of, current_console_user, db_session
 from .security import login_required
 
@@ -56,22 +56,15 @@ def page_request() -> PageRequest:
     )
 
 
+@dataclass(eq=False)
 class Scope:
     """The user and the validated URL values of one console request."""
 
-    def __init__(
-        self,
-        user: User,
-        app: str,
-        record: App,
-        coords: Coordinates | None,
-        kind: ConfigType | None,
-    ) -> None:
-        self.user = user
-        self.app = app
-        self.record = record
-        self._coords = coords
-        self._kind = kind
+    user: User
+    app: str
+    record: App
+    _coords: Coordinates | None
+    _kind: ConfigType | None
 
     @property
     def coords(self) -> Coordinates:
@@ -90,6 +83,19 @@ class Scope:
     @cached_property
     def can_write(self) -> bool:
         return can_write(self.user, self.app)
+
+    def render(self, template: str, name: str, **context: Any) -> str:
+        """``template`` about the config ``name`` of this scope: the page gets ``coords``,
+        ``kind``, its URL ``segment``, ``name`` and ``can_write`` besides ``context``."""
+        return render_template(
+            template,
+            coords=self.coords,
+            kind=self.kind,
+            segment=SEGMENTS[self.kind],
+            name=name,
+            can_write=self.can_write,
+            **context,
+        )
 
 
 @bp.app_context_processor
