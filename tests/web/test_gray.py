@@ -676,3 +676,69 @@ def test_a_publish_racing_a_gray_start_never_commits_past_it(
         config = session.scalar(sa.select(Config).where(Config.name == "shop.properties"))
         assert config is not None and (config.value, config.revision) == ("port=1\n", 1)
         assert gray.active_gray(session, config.id) is not None
+
+
+def test_a_gray_start_racing_a_publish_waits_and_starts_on_the_new_revision(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other order: a publish holds the config row (its transaction open, revision 2
+    written) while a gray start of that config runs: the start waits for the row (on SQLite:
+    the database's write lock), then starts on revision 2 (``base_revision``)."""
+    from disconf_core import ConfigType as Kind
+    from disconf_web import gray, services
+    from disconf_web.publisher import get_publisher
+    from disconf_web.services import configs as config_services
+
+    database = get_db(app)
+    coords = services.coordinates("demo", "dev", "1_0_0")
+    change: dict[str, Any] = {"coords": coords, "kind": Kind.FILE, "name": "shop.properties"}
+    with database.new_session() as session:
+        services.create_app_record(session, name="demo", actor="t")
+        services.create_env(session, name="dev", actor="t")
+        services.publish_config(session, content="port=1\n", actor="t", **change)
+
+    inside, go = threading.Event(), threading.Event()
+    real_audit = config_services.audit
+
+    def held_audit(*args: Any, **kwargs: Any) -> None:
+        real_audit(*args, **kwargs)
+        inside.set()
+        go.wait(RACE_TIMEOUT)
+
+    monkeypatch.setattr(config_services, "audit", held_audit)
+    outcome: dict[str, Any] = {}
+
+    def publish() -> None:
+        with app.app_context(), database.new_session() as session:
+            published = get_publisher(app).publish_config(
+                session, content="port=3\n", actor="t", comment="first", **change
+            )
+            outcome["revision"] = published.result.config.revision
+
+    def start() -> None:
+        with database.new_session() as session:
+            try:
+                release, _ids = gray.start(
+                    session,
+                    zk_prefix="/disconf",
+                    value="port=2\n",
+                    target={"percent": 50},
+                    actor="t",
+                    comment="canary",
+                    **change,
+                )
+                outcome["base"] = release.base_revision
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                outcome["error"] = repr(exc)
+
+    publisher = threading.Thread(target=publish)
+    publisher.start()
+    assert inside.wait(RACE_TIMEOUT), "the publish never reached its audit"
+    starter = threading.Thread(target=start)
+    starter.start()
+    starter.join(timeout=0.5)  # let the start reach the database while the publish is open
+    go.set()
+    publisher.join(timeout=RACE_TIMEOUT)
+    starter.join(timeout=RACE_TIMEOUT)
+    assert not starter.is_alive() and not publisher.is_alive()
+    assert outcome == {"revision": 2, "base": 2}, outcome
