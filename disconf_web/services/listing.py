@@ -168,6 +168,14 @@ def _page(
     return Page(items=rows, next_cursor=next_cursor)
 
 
+def _page_by_name(
+    session: so.Session, model: type[Env | User], *, limit: int, cursor: str | None
+) -> Page[Any]:
+    """Every row of ``model``, by its unique ``name``."""
+    query = sa.select(model)
+    return _page(session, query, [model.name], [str], descending=False, limit=limit, cursor=cursor)
+
+
 def _key_of(row: Any, keys: Sequence[Any]) -> list[Any]:
     values = []
     for key in keys:
@@ -199,9 +207,7 @@ def page_envs(
     session: so.Session, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
 ) -> Page[Env]:
     """Envs by name."""
-    return _page(
-        session, sa.select(Env), [Env.name], [str], descending=False, limit=limit, cursor=cursor
-    )
+    return _page_by_name(session, Env, limit=limit, cursor=cursor)
 
 
 def page_versions(
@@ -361,9 +367,7 @@ def page_users(
     session: so.Session, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
 ) -> Page[User]:
     """Users by name."""
-    return _page(
-        session, sa.select(User), [User.name], [str], descending=False, limit=limit, cursor=cursor
-    )
+    return _page_by_name(session, User, limit=limit, cursor=cursor)
 
 
 def page_tokens(
