@@ -63,6 +63,7 @@ def test_export_then_import_into_another_env_with_a_preview(app: Flask, as_role:
     assert preview.status_code == 200, preview.text
     assert "1 added" in preview.text and "1 changed" in preview.text
     assert "-port=1" in preview.text and "+port=8080" in preview.text  # the diff
+    assert "ZooKeeper cannot be asked now" in preview.text  # this app runs without ZooKeeper
     assert _values(app, "prod") == {"shop.properties": "port=1\n"}  # a preview writes nothing
     # A read-only user sees the preview but no apply button, and a forged apply is refused.
     viewer_preview = _upload(viewer, json.dumps(bundle).encode())
