@@ -175,28 +175,18 @@ class Publisher:
         a running instance would reject, raises ``GuardRefusal`` (422) unless ``force`` (an
         admin's reason) overrides the fleet check; a forced publish is audited.
         """
-        coords = change["coords"]
         gray.refuse_during_gray(
-            session, [(coords, change["kind"], change["name"])], allow=promoting_gray
+            session, [(change["coords"], change["kind"], change["name"])], allow=promoting_gray
         )
-        reports = self.guard.check(
-            zk_prefix=self.zk_prefix,
-            configs=[(coords, change["kind"], change["name"], content)],
-            force=force,
-        )
-        result = services.publish_config(
+        return self._guarded(
             session,
-            content=content,
-            max_bytes=self.max_bytes,
-            zk_prefix=self.zk_prefix,
-            promoting_gray=promoting_gray,
-            **change,
+            change,
+            content,
+            force,
+            functools.partial(
+                services.publish_config, content=content, promoting_gray=promoting_gray
+            ),
         )
-        if force and result.changed:
-            self.guard.record_forced(
-                session, reports, coords=coords, actor=change["actor"], reason=force
-            )
-        return self._published(result)
 
     @_one_zookeeper_budget
     def rollback_config(
@@ -212,23 +202,35 @@ class Publisher:
         The publish guard checks the restored value against the running fleet first (the
         instances running now may bind other types than when that revision was current).
         """
+        gray.refuse_during_gray(session, [(change["coords"], change["kind"], change["name"])])
+        return self._guarded(
+            session,
+            change,
+            self._past_value(session, to_revision, change),
+            force,
+            functools.partial(services.rollback_config, to_revision=to_revision),
+        )
+
+    def _guarded(
+        self,
+        session: so.Session,
+        change: ConfigChange,
+        content: bytes | str | None,
+        force: str | None,
+        commit: Callable[..., ChangeResult],
+    ) -> Published:
+        """One config's change through the publish guard: check ``content`` (None: nothing to
+        check), ``commit`` the change (a service function, given the publisher's limits), audit
+        a forced one, then notify."""
         coords = change["coords"]
-        gray.refuse_during_gray(session, [(coords, change["kind"], change["name"])])
-        past = self._past_value(session, to_revision, change)
         reports = []
-        if past is not None:
+        if content is not None:
             reports = self.guard.check(
                 zk_prefix=self.zk_prefix,
-                configs=[(coords, change["kind"], change["name"], past)],
+                configs=[(coords, change["kind"], change["name"], content)],
                 force=force,
             )
-        result = services.rollback_config(
-            session,
-            to_revision=to_revision,
-            max_bytes=self.max_bytes,
-            zk_prefix=self.zk_prefix,
-            **change,
-        )
+        result = commit(session, max_bytes=self.max_bytes, zk_prefix=self.zk_prefix, **change)
         if force and result.changed:
             self.guard.record_forced(
                 session, reports, coords=coords, actor=change["actor"], reason=force
