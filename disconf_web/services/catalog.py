@@ -16,7 +16,9 @@ Error Handling
 Nothing here talks to ZooKeeper. The unique ``node_name`` column decides between two claims
 racing in different processes: the second waits for the first transaction to end, then finds
 the holder with a locking read (the same triple carries on; another one gets :class:`Conflict`
-naming the holder). A database lost mid-claim rolls the whole publish back.
+naming the holder). On MySQL the claim and the new config rows of racing first publishes can
+deadlock on their gap locks; the database rolls one back and the publish runs it again
+(``transactions.run_transaction``). A database lost mid-claim rolls the whole publish back.
 """
 
 from __future__ import annotations

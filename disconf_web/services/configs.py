@@ -33,7 +33,7 @@ caught by the database's unique (config, revision number) constraint and raised 
 from __future__ import annotations
 
 import json
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -65,7 +65,7 @@ from ..models import (
 )
 from .catalog import claim_node, get_app, get_env
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, PreconditionFailed
-from .transactions import audit, transaction
+from .transactions import audit, run_transaction
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -378,13 +378,16 @@ def _record(
 
 
 def _own_transaction(
-    session: so.Session, change: ConfigChange
-) -> AbstractContextManager[so.SessionTransaction]:
-    """The transaction of a change that commits on its own (the ``stage_*`` functions run in
-    the caller's): a unique-constraint violation means someone changed the config meanwhile."""
+    session: so.Session, change: ConfigChange, work: Callable[[], ChangeResult]
+) -> ChangeResult:
+    """Run ``work`` (a ``_stage``) as a change that commits on its own (the ``stage_*``
+    functions run in the caller's): a unique-constraint violation means someone changed the
+    config meanwhile; a deadlock the database broke (first configs of a new version racing
+    for its gap and node name on MySQL) is run again (:func:`run_transaction`)."""
     label = _label(change["kind"], change["name"])
-    return transaction(
+    return run_transaction(
         session,
+        work,
         conflict=f"{label} in {change['coords']} was changed concurrently by someone else; "
         "fetch it again and retry",
     )
@@ -454,15 +457,18 @@ def publish_config(
     Refused (:class:`Conflict`) while the config has a running gray release, unless
     ``promoting_gray`` is its id.
     """
-    with _own_transaction(session, change):
-        return stage_publish(
+    return _own_transaction(
+        session,
+        change,
+        lambda: stage_publish(
             session,
             content=content,
             max_bytes=max_bytes,
             zk_prefix=zk_prefix,
             promoting_gray=promoting_gray,
             **change,
-        )
+        ),
+    )
 
 
 def stage_publish(
@@ -496,8 +502,9 @@ def delete_config(
     session: so.Session, *, zk_prefix: str = "/disconf", **change: Unpack[ConfigChange]
 ) -> ChangeResult:
     """Soft-delete a live config (a revision is recorded; ZooKeeper is not touched)."""
-    with _own_transaction(session, change):
-        return stage_delete(session, zk_prefix=zk_prefix, **change)
+    return _own_transaction(
+        session, change, lambda: stage_delete(session, zk_prefix=zk_prefix, **change)
+    )
 
 
 def rollback_config(
@@ -529,10 +536,12 @@ def rollback_config(
     if len(past.new_value.encode("utf-8")) > max_bytes:
         raise PayloadTooLarge(f"revision {to_revision} is over the limit of {max_bytes} bytes")
     change = {**change, "comment": change.get("comment") or f"rollback to revision {to_revision}"}
-    with _own_transaction(session, change):
-        return _stage(
-            session, _Change(past.new_value, RevisionAction.ROLLBACK, zk_prefix, **change)
-        )
+    value = past.new_value
+    return _own_transaction(
+        session,
+        change,
+        lambda: _stage(session, _Change(value, RevisionAction.ROLLBACK, zk_prefix, **change)),
+    )
 
 
 def list_revisions(

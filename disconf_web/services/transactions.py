@@ -4,7 +4,8 @@
 unique constraints become :class:`~disconf_web.services.errors.Conflict`: a service says what a
 conflict means for it (``"app 'x' already exists"``), not how to catch, roll back and re-raise.
 :func:`audit` adds one :class:`~disconf_web.models.AuditEvent` inside that transaction, so the
-event is stored exactly when the change is.
+event is stored exactly when the change is. :func:`run_transaction` is the same transaction
+for work that may be run again: the one place where a deadlock the database broke is retried.
 
 Error Handling
 --------------
@@ -12,13 +13,25 @@ Any exception inside the block rolls the whole transaction back (nothing is half
 re-raised; an ``IntegrityError`` is re-raised as ``Conflict`` with the service's message. A
 database that is lost mid-transaction raises SQLAlchemy's ``OperationalError`` after the same
 rollback; the caller (a view) answers it as unavailable. Nothing here talks to ZooKeeper.
+
+Deadlocks: on MySQL/MariaDB (InnoDB, REPEATABLE READ) writers that lock rows which do not exist
+yet (the first configs of a new app x env x version, the claim of its node name) hold gap locks
+and can deadlock each other; InnoDB then rolls one of them back with error 1213 ("try
+restarting transaction"). :func:`run_transaction` runs the work again, up to
+:data:`DEADLOCK_ATTEMPTS` times in all, after a random pause of at most
+:data:`DEADLOCK_BACKOFF_SECONDS` x the attempt number (so the racers do not meet again in the
+same order). A lock wait timeout (1205) is not retried: the database already waited its own
+bounded time (``innodb_lock_wait_timeout``) and the view answers 503.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -27,7 +40,25 @@ import sqlalchemy.orm as so
 from ..models import AuditEvent, utcnow
 from .errors import Conflict
 
-__all__ = ["audit", "transaction"]
+__all__ = [
+    "DEADLOCK_ATTEMPTS",
+    "DEADLOCK_BACKOFF_SECONDS",
+    "audit",
+    "is_deadlock",
+    "run_transaction",
+    "transaction",
+]
+
+T = TypeVar("T")
+
+DEADLOCK_ATTEMPTS = 5
+"""How many times in all :func:`run_transaction` runs work the database broke as a deadlock."""
+
+DEADLOCK_BACKOFF_SECONDS = 0.05
+"""Upper bound of the random pause before a retry, multiplied by the attempt number (so the
+longest total pause is 0.05 x (1 + 2 + 3 + 4) = 0.5 s)."""
+
+_MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK: the transaction was rolled back, run it again
 
 
 @contextmanager
@@ -55,6 +86,31 @@ def transaction(session: so.Session, *, conflict: str) -> Iterator[so.SessionTra
             yield begun
     except sa.exc.IntegrityError as exc:
         raise Conflict(conflict) from exc
+
+
+def is_deadlock(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the database rolled the transaction back to break a deadlock (MySQL 1213, with
+    PyMySQL and mysqlclient alike: both put the server's error number first)."""
+    args: tuple[object, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] == _MYSQL_DEADLOCK
+
+
+def run_transaction(session: so.Session, work: Callable[[], T], *, conflict: str) -> T:
+    """``work()`` inside :func:`transaction`; run again if the database broke a deadlock.
+
+    ``work`` must do all its reads and writes inside the call (it is run from the start after
+    the rollback). Any other error, and the deadlock of the last attempt, is raised as
+    :func:`transaction` raises it.
+    """
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            with transaction(session, conflict=conflict):
+                return work()
+        except sa.exc.OperationalError as exc:
+            if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+                raise
+        time.sleep(random.uniform(0, DEADLOCK_BACKOFF_SECONDS * attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def audit(
