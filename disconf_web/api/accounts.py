@@ -69,7 +69,7 @@ def authenticated(view: Callable[..., R]) -> Callable[..., R]:
 @admin_only("list users")
 def list_users(actor: User) -> Response:
     limit, cursor = _page_args()
-    page = listing.page_users(_session(), limit=limit, cursor=cursor)
+    page = listing.page_by_name(_session(), User, limit=limit, cursor=cursor)
     apps = services.granted_apps(_session(), [row.id for row in page.items])
     return paged("users", [user_json(row, apps[row.id]) for row in page.items], page.next_cursor)
 

@@ -45,7 +45,7 @@ from ..auth import require_admin, require_app, require_user, visible_app_ids
 from ..extensions import get_db
 from ..guard import fleet_outcome, force_reason
 from ..instances import SharedNode, require_own_node, self_check
-from ..models import Role, User
+from ..models import Env, Role, User
 from ..publisher import Published, get_publisher
 from ..services import (
     BadRequest,
@@ -288,7 +288,7 @@ def get_app(scope: Scope) -> Response:
 def list_envs() -> Response:
     require_user()
     limit, cursor = _page_args()
-    page = listing.page_envs(_session(), limit=limit, cursor=cursor)
+    page = listing.page_by_name(_session(), Env, limit=limit, cursor=cursor)
     return paged("envs", [env_json(env) for env in page.items], page.next_cursor)
 
 

@@ -48,11 +48,10 @@ __all__ = [
     "get_revision",
     "page_apps",
     "page_audit",
+    "page_by_name",
     "page_configs",
-    "page_envs",
     "page_revisions",
     "page_tokens",
-    "page_users",
     "page_versions",
     "parse_limit",
 ]
@@ -168,10 +167,14 @@ def _page(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-def _page_by_name(
-    session: so.Session, model: type[Env | User], *, limit: int, cursor: str | None
+def page_by_name(
+    session: so.Session,
+    model: type[Env | User],
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
 ) -> Page[Any]:
-    """Every row of ``model``, by its unique ``name``."""
+    """Every env or user (``model``), by name."""
     query = sa.select(model)
     return _page(session, query, [model.name], [str], descending=False, limit=limit, cursor=cursor)
 
@@ -201,13 +204,6 @@ def page_apps(
             return Page(items=[], next_cursor=None)
         query = query.where(App.id.in_(sorted(only_ids)))
     return _page(session, query, [App.name], [str], descending=False, limit=limit, cursor=cursor)
-
-
-def page_envs(
-    session: so.Session, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
-) -> Page[Env]:
-    """Envs by name."""
-    return _page_by_name(session, Env, limit=limit, cursor=cursor)
 
 
 def page_versions(
@@ -361,13 +357,6 @@ def get_revision(
 
 
 # -- accounts and audit -------------------------------------------------------------------------
-
-
-def page_users(
-    session: so.Session, *, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
-) -> Page[User]:
-    """Users by name."""
-    return _page_by_name(session, User, limit=limit, cursor=cursor)
 
 
 def page_tokens(

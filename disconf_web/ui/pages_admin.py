@@ -88,7 +88,7 @@ def users(me: User) -> Page:
             flash(f"User {name!r} created.", "ok")
             return redirect(url_for("console.users"))
     wanted = page_request()
-    page = listing.page_users(db, limit=wanted.limit, cursor=wanted.cursor)
+    page = listing.page_by_name(db, User, limit=wanted.limit, cursor=wanted.cursor)
     granted = ops.granted_apps(db, [row.id for row in page.items])
     return render_template(
         "console/users.html",

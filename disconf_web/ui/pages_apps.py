@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import services
 from ..auth import require_admin, visible_app_ids
-from ..models import Role, User
+from ..models import Env, Role, User
 from ..services import console as ops
 from ..services import listing
 from .blueprint import Page, bp
@@ -60,7 +60,7 @@ def envs(user: User) -> Page:
         flash(f"Env {env.name!r} created.", "ok")
         return redirect(url_for("console.envs"))
     wanted = page_request()
-    page = listing.page_envs(db, limit=wanted.limit, cursor=wanted.cursor)
+    page = listing.page_by_name(db, Env, limit=wanted.limit, cursor=wanted.cursor)
     return render_template("console/envs.html", envs=page)
 
 
