@@ -48,10 +48,12 @@ def _pump(source: socket.socket, sink: socket.socket | None) -> None:
 
 
 def _serve(target_port: int) -> None:
-    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
-    print(listener.getsockname()[1], flush=True)
+    # The handlers first: a test may signal as soon as it has read the port (SIGUSR1's default
+    # action would kill the proxy, and the "black hole" would refuse connections).
     signal.signal(signal.SIGUSR1, lambda *_: _forwarding.clear())
     signal.signal(signal.SIGUSR2, lambda *_: _forwarding.set())
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    print(listener.getsockname()[1], flush=True)
     while True:
         client, _address = listener.accept()
         if not _forwarding.is_set():
