@@ -64,13 +64,20 @@ def config_json(config: Config, *, with_value: bool = False) -> dict[str, Any]:
     return body
 
 
-def revision_json(revision: ConfigRevision) -> dict[str, Any]:
+def _revision_fields(revision: ConfigRevision | RevisionMeta) -> dict[str, Any]:
+    """What a revision says about itself, in full or in a list."""
     return {
         "revision": revision.number,
         "action": revision.action,
         "author": revision.author,
         "comment": revision.comment,
         "at": iso(revision.at),
+    }
+
+
+def revision_json(revision: ConfigRevision) -> dict[str, Any]:
+    return {
+        **_revision_fields(revision),
         "md5": revision.new_md5,
         "old_value": revision.old_value,
         "new_value": revision.new_value,
@@ -81,11 +88,7 @@ def revision_meta_json(revision: RevisionMeta, href: str) -> dict[str, Any]:
     """A revision in a list: metadata, the values only when small (``values_inline``), and
     ``href``, the URL that answers this revision with its full values."""
     body: dict[str, Any] = {
-        "revision": revision.number,
-        "action": revision.action,
-        "author": revision.author,
-        "comment": revision.comment,
-        "at": iso(revision.at),
+        **_revision_fields(revision),
         "md5": revision.md5,
         "values_inline": revision.values_inline,
         "href": href,
