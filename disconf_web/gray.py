@@ -90,6 +90,7 @@ __all__ = [
     "MAX_FORWARDED_HOPS",
     "MAX_TARGETS",
     "GrayRule",
+    "ConfigRef",
     "Requester",
     "TrustedProxies",
     "active_gray",
@@ -401,29 +402,45 @@ def _fetch_notification(
     return notification
 
 
-def _live_config(session: so.Session, coords: Coordinates, kind: ConfigType, name: str) -> Config:
-    config = find_config(session, coords, kind, name, for_update=True)
+class ConfigRef(NamedTuple):
+    """The config a gray release is about."""
+
+    coords: Coordinates
+    kind: ConfigType
+    name: str
+
+    @property
+    def label(self) -> str:
+        """``files 'a.properties'``: the config in messages."""
+        return f"{self.kind.segment} {self.name!r}"
+
+    @property
+    def path(self) -> str:
+        """``app/env/version/files/a.properties``: the config as an audit event's target."""
+        return f"{self.coords}/{self.kind.segment}/{self.name}"
+
+
+def _live_config(session: so.Session, ref: ConfigRef) -> Config:
+    config = find_config(session, *ref, for_update=True)
     if config is None or config.status != ConfigStatus.LIVE:
-        raise NotFound(f"{kind.segment} {name!r} does not exist in {coords}")
+        raise NotFound(f"{ref.label} does not exist in {ref.coords}")
     return config
 
 
 def start(
     session: so.Session,
+    ref: ConfigRef,
     *,
     zk_prefix: str,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     value: str,
     target: Mapping[str, Any],
     actor: str,
     comment: str,
 ) -> tuple[GrayRelease, list[int]]:
     """Start a gray release (its notification ids to deliver). 409 if one runs already."""
-    label = f"{kind.segment} {name!r}"
+    label, coords = ref.label, ref.coords
     with transaction(session, conflict=f"{label} got a gray release concurrently: reload"):
-        config = _live_config(session, coords, kind, name)
+        config = _live_config(session, ref)
         running = active_gray(session, config.id)
         if running is not None:
             raise Conflict(f"{label} already has a running {describe(running)}")
@@ -451,7 +468,7 @@ def start(
             actor=actor,
             action="config.gray_start",
             app=coords.app,
-            target=f"{coords}/{kind.segment}/{name}",
+            target=ref.path,
             gray=release.id,
             md5=release.md5,
             gray_target=target,
@@ -461,22 +478,20 @@ def start(
         return release, [notification.id]
 
 
-def running(session: so.Session, coords: Coordinates, kind: ConfigType, name: str) -> GrayRelease:
+def running(session: so.Session, ref: ConfigRef) -> GrayRelease:
     """The running release of a config, or :class:`NotFound`."""
-    config = find_config(session, coords, kind, name)
+    config = find_config(session, *ref)
     release = None if config is None else active_gray(session, config.id)
     if release is None:
-        raise NotFound(f"{kind.segment} {name!r} in {coords} has no running gray release")
+        raise NotFound(f"{ref.label} in {ref.coords} has no running gray release")
     return release
 
 
 def end(
     session: so.Session,
+    ref: ConfigRef,
     *,
     zk_prefix: str,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     release_id: int,
     status: GrayStatus,
     actor: str,
@@ -484,9 +499,9 @@ def end(
 ) -> tuple[GrayRelease, list[int]]:
     """End the running release ``release_id`` (aborted: with a re-fetch notification; promoted:
     the publish notified already). :class:`NotFound` if it is not running any more."""
-    label = f"{kind.segment} {name!r}"
+    label, coords = ref.label, ref.coords
     with transaction(session, conflict=f"{label}: the gray release changed concurrently"):
-        config = _live_config(session, coords, kind, name)
+        config = _live_config(session, ref)
         release = active_gray(session, config.id)
         if release is None or release.id != release_id:
             raise NotFound(f"{label} in {coords} has no running gray release #{release_id}")
@@ -506,7 +521,7 @@ def end(
             actor=actor,
             action=f"config.gray_{'abort' if status is GrayStatus.ABORTED else 'promote'}",
             app=coords.app,
-            target=f"{coords}/{kind.segment}/{name}",
+            target=ref.path,
             gray=release.id,
             revision=config.revision,
             md5=config.md5,
@@ -607,10 +622,8 @@ class Outcome(NamedTuple):
 def begin_release(
     publisher: Publisher,
     session: so.Session,
+    ref: ConfigRef,
     *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     value: str,
     target: Mapping[str, Any],
     actor: str,
@@ -622,14 +635,12 @@ def begin_release(
     all ZooKeeper waits within one ``NOTIFY_INLINE_TIMEOUT``."""
     with publisher.instances.budget(publisher.notifier.inline_timeout):
         reports = publisher.guard.check(
-            zk_prefix=publisher.zk_prefix, configs=[(coords, kind, name, value)], force=force
+            zk_prefix=publisher.zk_prefix, configs=[(*ref, value)], force=force
         )
         release, ids = start(
             session,
+            ref,
             zk_prefix=publisher.zk_prefix,
-            coords=coords,
-            kind=kind,
-            name=name,
             value=value,
             target=target,
             actor=actor,
@@ -637,7 +648,7 @@ def begin_release(
         )
         if force:
             publisher.guard.record_forced(
-                session, reports, coords=coords, actor=actor, reason=force
+                session, reports, coords=ref.coords, actor=actor, reason=force
             )
         return Outcome(release, publisher.deliver(ids))
 
@@ -645,10 +656,8 @@ def begin_release(
 def finish_release(
     publisher: Publisher,
     session: so.Session,
+    ref: ConfigRef,
     *,
-    coords: Coordinates,
-    kind: ConfigType,
-    name: str,
     status: GrayStatus,
     actor: str,
     comment: str,
@@ -656,15 +665,15 @@ def finish_release(
 ) -> Outcome:
     """Promote (publish the gray content through the publisher as the next revision, then end
     the release) or abort (end it and notify a re-fetch) the running release of a config."""
-    found = running(session, coords, kind, name)
+    found = running(session, ref)
     release_id, value = found.id, found.value
     notification = "none"
     if status is GrayStatus.PROMOTED:
         published = publisher.publish_config(
             session,
-            coords=coords,
-            kind=kind,
-            name=name,
+            coords=ref.coords,
+            kind=ref.kind,
+            name=ref.name,
             content=value,
             force=force,
             promoting_gray=release_id,
@@ -674,10 +683,8 @@ def finish_release(
         notification = published.notification
     ended, ids = end(
         session,
+        ref,
         zk_prefix=publisher.zk_prefix,
-        coords=coords,
-        kind=kind,
-        name=name,
         release_id=release_id,
         status=status,
         actor=actor,

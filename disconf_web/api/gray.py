@@ -59,6 +59,10 @@ def _content(body: dict[str, Any], scope: Scope, name: str) -> str:
     return _decode(scope.config_type, name, value, get_publisher(current_app).max_bytes)
 
 
+def _ref(scope: Scope, name: str) -> gray.ConfigRef:
+    return gray.ConfigRef(scope.coords, scope.config_type, name)
+
+
 @bp.post(CONFIG_URL + "/gray")
 @scoped(write=True)
 def start_gray(scope: Scope, name: str) -> tuple[Response, int]:
@@ -69,9 +73,7 @@ def start_gray(scope: Scope, name: str) -> tuple[Response, int]:
     release, notification = gray.begin_release(
         get_publisher(current_app),
         _session(),
-        coords=scope.coords,
-        kind=scope.config_type,
-        name=name,
+        _ref(scope, name),
         value=value,
         target=target,
         actor=scope.user.name,
@@ -124,7 +126,7 @@ def instance_report(
 @bp.get(CONFIG_URL + "/gray")
 @scoped(write=False)
 def show_gray(scope: Scope, name: str) -> Response:
-    release = gray.running(_session(), scope.coords, scope.config_type, name)
+    release = gray.running(_session(), _ref(scope, name))
     answer = {"name": name, **gray.release_json(release), "value": release.value}
     answer.update(instance_report(scope.coords, scope.config_type, name, release))
     return jsonify(answer)
@@ -135,9 +137,7 @@ def _end(scope: Scope, name: str, status: GrayStatus) -> Response:
     release, notification = gray.finish_release(
         get_publisher(current_app),
         _session(),
-        coords=scope.coords,
-        kind=scope.config_type,
-        name=name,
+        _ref(scope, name),
         status=status,
         actor=scope.user.name,
         comment=comment,

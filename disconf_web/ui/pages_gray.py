@@ -105,7 +105,7 @@ def gray_start(scope: Scope, name: str) -> Page:
     try:
         value = request.form.get(field, "")
         outcome = gray.begin_release(
-            publisher(), scope.db, coords=scope.coords, kind=kind, name=name, value=value,
+            publisher(), scope.db, gray.ConfigRef(scope.coords, kind, name), value=value,
             target=_form_target(), actor=scope.user.name, comment=form_comment(),
         )  # fmt: skip
     except services.ServiceError as exc:
@@ -124,7 +124,7 @@ def gray_end(scope: Scope, name: str, action: str) -> WerkzeugResponse | Page:
     status = GrayStatus.PROMOTED if action == "promote" else GrayStatus.ABORTED
     try:
         outcome = gray.finish_release(
-            publisher(), scope.db, coords=scope.coords, kind=scope.kind, name=name,
+            publisher(), scope.db, gray.ConfigRef(scope.coords, scope.kind, name),
             status=status, actor=scope.user.name, comment=form_comment(),
         )  # fmt: skip
     except services.ServiceError as exc:

@@ -10,6 +10,7 @@ from kazoo.client import KazooClient
 from disconf_core import ConfigType, Coordinates, config_node, file_instance_data
 from disconf_web import shutdown_app
 from disconf_web.embedded_zookeeper import free_port
+from tests.web.fault_proxy import FaultProxy
 
 from .conftest import Console, make_app, publish, seed
 
@@ -70,6 +71,28 @@ def test_zookeeper_down_shows_unavailable(tmp_path: Path, as_role: Any) -> None:
         shutdown_app(app)
 
 
+def test_zookeeper_black_hole_shows_unavailable(tmp_path: Path) -> None:
+    """A ZooKeeper that accepts connections and never answers: the page answers, saying the
+    self-check is unavailable, instead of waiting."""
+    proxy = FaultProxy(free_port())
+    proxy.black_hole()
+    app = make_app(
+        f"sqlite:///{tmp_path / 'b.sqlite'}", ZK_ENABLED=True,
+        ZK_HOSTS=f"127.0.0.1:{proxy.port}", ZK_TIMEOUT=2.0,
+    )  # fmt: skip
+    try:
+        seed(app)
+        publish(app, "a.properties", "a=1\n")
+        client = Console(app)
+        client.login("viewer")
+        page = client.get(V)
+        assert page.status_code == 200
+        assert "Self-check unavailable" in page.text and "is not connected" in page.text
+    finally:
+        shutdown_app(app)
+        proxy.stop()
+
+
 def test_zookeeper_disabled_shows_unavailable(as_role: Any, app: Any) -> None:
     publish(app, "a.properties", "a=1\n")
     page = as_role("viewer").get(V).text
@@ -82,10 +105,8 @@ def _start_gray(app: Any, kind: ConfigType, name: str, value: str, target: Any) 
     with get_db(app).new_session() as session:
         release, _ids = gray.start(
             session,
+            gray.ConfigRef(Coordinates(app="demo", version="1_0", env="dev"), kind, name),
             zk_prefix="/disconf",
-            coords=Coordinates(app="demo", version="1_0", env="dev"),
-            kind=kind,
-            name=name,
             value=value,
             target=target,
             actor="admin",

@@ -638,12 +638,12 @@ def test_a_publish_racing_a_gray_start_never_commits_past_it(
         with database.new_session() as session:
             release, _ids = gray.start(
                 session,
+                gray.ConfigRef(**change),
                 zk_prefix="/disconf",
                 value="port=2\n",
                 target={"percent": 50},
                 actor="t",
                 comment="canary",
-                **change,
             )
             outcome["started"] = f"#{release.id}"
 
@@ -720,12 +720,12 @@ def test_a_gray_start_racing_a_publish_waits_and_starts_on_the_new_revision(
             try:
                 release, _ids = gray.start(
                     session,
+                    gray.ConfigRef(**change),
                     zk_prefix="/disconf",
                     value="port=2\n",
                     target={"percent": 50},
                     actor="t",
                     comment="canary",
-                    **change,
                 )
                 outcome["base"] = release.base_revision
             except Exception as exc:  # noqa: BLE001 - reported by the assertion below
