@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from disconf_web import create_app, get_db, get_notifier, shutdown_app
-from disconf_web.embedded_zookeeper import free_port
+from disconf_web.embedded_zookeeper import EmbeddedZooKeeper, free_port
 from disconf_web.migrate import upgrade
 from disconf_web.models import Notification
+from tests.helpers import wait_until
 
 from .conftest import Tokens, make_tokens
 from .fault_proxy import FaultProxy
@@ -103,3 +104,53 @@ def test_views_that_read_zookeeper_answer_unavailable(app: Flask, tokens: Tokens
         answer = client.get(url, headers=admin)
         assert answer.status_code == 503, (url, answer.get_data(as_text=True))
         assert answer.get_json()["error"], url
+
+
+@pytest.fixture
+def proxied(tmp_path: Path, zk_server: EmbeddedZooKeeper) -> Iterator[tuple[Flask, FaultProxy]]:
+    """An app whose ZooKeeper connection goes through a proxy to the real server."""
+    proxy = FaultProxy(int(zk_server.hosts.rsplit(":", 1)[1]))
+    url = f"sqlite:///{tmp_path / 'proxied.sqlite'}"
+    upgrade(url)
+    flask_app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "ZK_HOSTS": f"127.0.0.1:{proxy.port}",
+            "ZK_TIMEOUT": 4.0,
+            "NOTIFY_INLINE_TIMEOUT": 2.0,
+            "NOTIFY_SWEEP_INTERVAL": 0.2,
+        }
+    )
+    try:
+        yield flask_app, proxy
+    finally:
+        shutdown_app(flask_app)
+        proxy.stop()
+
+
+def test_a_session_that_goes_silent(proxied: tuple[Flask, FaultProxy]) -> None:
+    """Connected first, then the peer keeps the connection open and stops answering: the
+    publish is stored pending and the views that read ZooKeeper answer 503, none hangs."""
+    app, proxy = proxied
+    tokens = make_tokens(app)
+    client = app.test_client()
+    admin = tokens.headers("admin")
+    wait_until(lambda: get_notifier(app).connected, timeout=30)
+    first = client.put(f"{BASE}/files/a.properties", data=b"a=1\n", headers=admin)
+    assert first.get_json()["notification"] == "delivered"
+    proxy.black_hole()  # the views first: the client still believes it is connected
+    for url in (
+        f"{BASE}/files/a.properties/instances",
+        f"{BASE}/standby",
+        f"{BASE}/standby/worker",
+    ):
+        view = client.get(url, headers=admin)
+        assert view.status_code == 503, (url, view.get_data(as_text=True))
+    answer = client.put(f"{BASE}/files/a.properties", data=b"a=2\n", headers=admin)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["notification"] == "pending"
+    assert _undelivered(app) == 1
+    assert client.get("/readyz").status_code == 200
+    proxy.restore()
+    wait_until(lambda: _undelivered(app) == 0, timeout=60, message="the pending notification")
