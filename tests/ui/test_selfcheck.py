@@ -11,7 +11,6 @@ from disconf_core import ConfigType, Coordinates, config_node, file_instance_dat
 from disconf_web import shutdown_app
 from disconf_web.embedded_zookeeper import free_port
 from tests.web.fault_proxy import FaultProxy
-from tests.web.fault_proxy import FaultProxy
 
 from .conftest import Console, make_app, publish, seed
 
@@ -70,28 +69,6 @@ def test_zookeeper_down_shows_unavailable(tmp_path: Path, as_role: Any) -> None:
         assert "retried in the background" in client.get(V).text
     finally:
         shutdown_app(app)
-
-
-def test_zookeeper_black_hole_shows_unavailable(tmp_path: Path) -> None:
-    """A ZooKeeper that accepts connections and never answers: the page answers, saying the
-    self-check is unavailable, instead of waiting."""
-    proxy = FaultProxy(free_port())
-    proxy.black_hole()
-    app = make_app(
-        f"sqlite:///{tmp_path / 'b.sqlite'}", ZK_ENABLED=True,
-        ZK_HOSTS=f"127.0.0.1:{proxy.port}", ZK_TIMEOUT=2.0,
-    )  # fmt: skip
-    try:
-        seed(app)
-        publish(app, "a.properties", "a=1\n")
-        client = Console(app)
-        client.login("viewer")
-        page = client.get(V)
-        assert page.status_code == 200
-        assert "Self-check unavailable" in page.text and "is not connected" in page.text
-    finally:
-        shutdown_app(app)
-        proxy.stop()
 
 
 def test_zookeeper_black_hole_shows_unavailable(tmp_path: Path) -> None:
