@@ -221,6 +221,9 @@ def test_instances_self_check(make_app: AppFactory, zk_hosts: str, zk: KazooClie
     assert rows["host1_0_aaa"]["ok"] is True
     assert rows["host2_0_bbb"]["mismatched"] == ["port"]
     assert rows["host3_0_ccc"]["error"] == "instance data is not JSON"
+    # No gray release runs: no gray part, every instance is compared with the main content.
+    assert body["gray"] is None
+    assert {row["variant"] for row in body["instances"]} == {"main"}
     items = client.get(f"{BASE}/items/rate/instances", headers=admin).get_json()
     assert items["counts"] == {"instances": 2, "mismatched": 1}
     assert {row["name"]: row["ok"] for row in items["instances"]} == {
