@@ -152,5 +152,9 @@ def test_a_session_that_goes_silent(proxied: tuple[Flask, FaultProxy]) -> None:
     assert answer.get_json()["notification"] == "pending"
     assert _undelivered(app) == 1
     assert client.get("/readyz").status_code == 200
+    # Writes readiness follows the connection state: not ready once the client has given the
+    # silent connection up (within its session timeout), while client reads stay ready.
+    wait_until(lambda: client.get("/readyz/writes").status_code == 503, timeout=30)
+    assert client.get("/readyz").status_code == 200
     proxy.restore()
     wait_until(lambda: _undelivered(app) == 0, timeout=60, message="the pending notification")
