@@ -211,6 +211,14 @@ class ImportPlan:
     def count(self, status: str) -> int:
         return sum(1 for entry in self.entries if entry.status == status)
 
+    def changed(self) -> list[tuple[Coordinates, ConfigType, str, str]]:
+        """The added and changed configs with their new values (what the guard checks)."""
+        return [
+            (self.target, entry.kind, entry.name, entry.value or "")
+            for entry in self.entries
+            if entry.status in ("added", "changed")
+        ]
+
     @property
     def writes(self) -> list[ImportEntry]:
         wanted = ("added", "changed", "removed")
@@ -279,15 +287,7 @@ def plan_import(
 
 def guard_plan(publisher: Publisher, plan: ImportPlan, *, force: str | None = None) -> None:
     """Run the publish guard over the plan's new contents (raises GuardRefusal unless forced)."""
-    plan.guard = publisher.guard.check(
-        zk_prefix=publisher.zk_prefix,
-        configs=[
-            (plan.target, entry.kind, entry.name, entry.value or "")
-            for entry in plan.entries
-            if entry.status in ("added", "changed")
-        ],
-        force=force,
-    )
+    plan.guard = publisher.guard_changes(plan, force=force)
 
 
 def inspect_plan(publisher: Publisher, plan: ImportPlan) -> None:

@@ -37,14 +37,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, Protocol, TypeVar
 
 import sqlalchemy.orm as so
 from flask import Flask
 
+from disconf_core import ConfigType, Coordinates
+
 from . import gray, services
 from .extensions import get_db
-from .guard import PublishGuard
+from .guard import GuardReport, PublishGuard
 from .instances import InstanceRegistry, budget_left
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
 from .services import ChangeResult, ConfigChange
@@ -69,6 +71,12 @@ class Published(NamedTuple):
 
     result: ChangeResult
     notification: str
+
+
+class _Changes(Protocol):
+    """A plan of many changes (a copy, a bundle import): what the guard checks."""
+
+    def changed(self) -> Sequence[tuple[Coordinates, ConfigType, str, bytes | str]]: ...
 
 
 P = ParamSpec("P")
@@ -256,6 +264,11 @@ class Publisher:
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
+    def guard_changes(self, plan: _Changes, *, force: str | None = None) -> list[GuardReport]:
+        """The publish guard over a plan's added and changed configs (``GuardRefusal`` unless
+        all pass or ``force`` overrides the fleet check); the reports."""
+        return self.guard.check(zk_prefix=self.zk_prefix, configs=plan.changed(), force=force)
+
     @_one_zookeeper_budget
     def apply_copy(
         self,
@@ -280,15 +293,7 @@ class Publisher:
                 or (delete_removed and entry.status == "removed")
             ],
         )
-        reports = self.guard.check(
-            zk_prefix=self.zk_prefix,
-            configs=[
-                (plan.target, entry.kind, entry.name, entry.source_value or "")
-                for entry in plan.entries
-                if entry.status in ("added", "changed")
-            ],
-            force=force,
-        )
+        reports = self.guard_changes(plan, force=force)
         ids = console_services.apply_copy(
             session,
             plan,

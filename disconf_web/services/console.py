@@ -200,6 +200,14 @@ class CopyPlan:
     def count(self, status: str) -> int:
         return sum(1 for entry in self.entries if entry.status == status)
 
+    def changed(self) -> list[tuple[Coordinates, ConfigType, str, str]]:
+        """The added and changed configs with their new values (what the guard checks)."""
+        return [
+            (self.target, entry.kind, entry.name, entry.source_value or "")
+            for entry in self.entries
+            if entry.status in ("added", "changed")
+        ]
+
     @property
     def fingerprint(self) -> str:
         """Identifies the plan: a preview is applied only if nothing changed since."""
