@@ -57,6 +57,7 @@ from .guard import GuardReport
 from .publisher import Publisher
 from .services import BadRequest, Conflict
 from .services.configs import stage_delete, stage_publish
+from .services.console import entry_change
 from .services.transactions import audit, transaction
 
 __all__ = [
@@ -330,14 +331,7 @@ def apply_import(
     ids: list[int] = []
     with transaction(session, conflict=f"{plan.target} was changed during the import: retry"):
         for entry in plan.writes:
-            change: services.ConfigChange = {
-                "coords": plan.target,
-                "kind": entry.kind,
-                "name": entry.name,
-                "actor": actor,
-                "comment": note,
-                "if_match": None if entry.target_md5 is None else f'"{entry.target_md5}"',
-            }
+            change = entry_change(plan.target, entry, actor=actor, comment=note)
             if entry.status == "removed":
                 result = stage_delete(session, zk_prefix=publisher.zk_prefix, **change)
             else:

@@ -25,6 +25,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -38,7 +39,13 @@ from .accounts import get_user as find_user
 from .accounts import granted_app_ids, parse_role
 from .accounts import granted_apps as granted_apps
 from .catalog import get_app
-from .configs import DEFAULT_MAX_BYTES, delete_config, list_configs, publish_config
+from .configs import (
+    DEFAULT_MAX_BYTES,
+    ConfigChange,
+    delete_config,
+    list_configs,
+    publish_config,
+)
 from .errors import BadRequest
 from .transactions import audit as audit
 
@@ -47,6 +54,7 @@ __all__ = [
     "LOGIN_WINDOW",
     "CopyEntry",
     "CopyPlan",
+    "entry_change",
     "app_members",
     "app_names",
     "apply_copy",
@@ -179,6 +187,30 @@ def set_user_access(
 # -- copying a version or env -----------------------------------------------------------------
 
 
+class _PlanEntry(Protocol):
+    @property
+    def kind(self) -> ConfigType: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def target_md5(self) -> str | None: ...
+
+
+def entry_change(
+    target: Coordinates, entry: _PlanEntry, *, actor: str, comment: str
+) -> ConfigChange:
+    """The change of one entry of a copy or import plan: its config in ``target``, applied only
+    if that config is still as the plan saw it (If-Match on its md5; None: it did not exist)."""
+    return {
+        "coords": target,
+        "kind": entry.kind,
+        "name": entry.name,
+        "actor": actor,
+        "comment": comment,
+        "if_match": None if entry.target_md5 is None else f'"{entry.target_md5}"',
+    }
+
+
 @dataclass(frozen=True)
 class CopyEntry:
     """One config of a copy: ``status`` is added, changed, unchanged or removed."""
@@ -278,27 +310,17 @@ def apply_copy(
             assert entry.source_value is not None
             result = publish_config(
                 session,
-                coords=plan.target,
-                kind=entry.kind,
-                name=entry.name,
                 content=entry.source_value,
-                actor=actor,
-                comment=note,
-                if_match=None if entry.target_md5 is None else f'"{entry.target_md5}"',
                 max_bytes=max_bytes,
                 zk_prefix=zk_prefix,
+                **entry_change(plan.target, entry, actor=actor, comment=note),
             )
             ids.extend(result.notification_ids)
         elif entry.status == "removed" and delete_removed:
             delete_config(
                 session,
-                coords=plan.target,
-                kind=entry.kind,
-                name=entry.name,
-                actor=actor,
-                comment=note,
-                if_match=f'"{entry.target_md5}"',
                 zk_prefix=zk_prefix,
+                **entry_change(plan.target, entry, actor=actor, comment=note),
             )
     audit(
         session,
