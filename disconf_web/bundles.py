@@ -57,7 +57,7 @@ from .guard import GuardReport
 from .publisher import Publisher
 from .services import BadRequest, Conflict
 from .services.configs import stage_delete, stage_publish
-from .services.console import entry_change
+from .services.console import ChangePlan, entry_change
 from .services.transactions import audit, transaction
 
 __all__ = [
@@ -190,6 +190,10 @@ class ImportEntry:
     value: str | None
     target_md5: str | None
 
+    @property
+    def new_value(self) -> str | None:
+        return self.value
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind.segment,
@@ -201,24 +205,13 @@ class ImportEntry:
 
 
 @dataclass
-class ImportPlan:
+class ImportPlan(ChangePlan):
     """What importing a bundle into ``target`` changes."""
 
     target: Coordinates
     delete_missing: bool
     entries: list[ImportEntry] = field(default_factory=list)
     guard: list[GuardReport] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for entry in self.entries if entry.status == status)
-
-    def changed(self) -> list[tuple[Coordinates, ConfigType, str, str]]:
-        """The added and changed configs with their new values (what the guard checks)."""
-        return [
-            (self.target, entry.kind, entry.name, entry.value or "")
-            for entry in self.entries
-            if entry.status in ("added", "changed")
-        ]
 
     @property
     def writes(self) -> list[ImportEntry]:

@@ -37,12 +37,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 
 import sqlalchemy.orm as so
 from flask import Flask
-
-from disconf_core import ConfigType, Coordinates
 
 from . import gray, services
 from .extensions import get_db
@@ -71,12 +69,6 @@ class Published(NamedTuple):
 
     result: ChangeResult
     notification: str
-
-
-class _Changes(Protocol):
-    """A plan of many changes (a copy, a bundle import): what the guard checks."""
-
-    def changed(self) -> Sequence[tuple[Coordinates, ConfigType, str, bytes | str]]: ...
 
 
 P = ParamSpec("P")
@@ -264,7 +256,9 @@ class Publisher:
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
-    def guard_changes(self, plan: _Changes, *, force: str | None = None) -> list[GuardReport]:
+    def guard_changes(
+        self, plan: console_services.ChangePlan, *, force: str | None = None
+    ) -> list[GuardReport]:
         """The publish guard over a plan's added and changed configs (``GuardRefusal`` unless
         all pass or ``force`` overrides the fleet check); the reports."""
         return self.guard.check(zk_prefix=self.zk_prefix, configs=plan.changed(), force=force)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -53,6 +54,7 @@ __all__ = [
     "LOGIN_MAX_FAILURES",
     "LOGIN_WINDOW",
     "CopyEntry",
+    "ChangePlan",
     "CopyPlan",
     "entry_change",
     "app_members",
@@ -193,7 +195,30 @@ class _PlanEntry(Protocol):
     @property
     def name(self) -> str: ...
     @property
+    def status(self) -> str: ...
+    @property
+    def new_value(self) -> str | None: ...
+    @property
     def target_md5(self) -> str | None: ...
+
+
+class ChangePlan:
+    """What a copy plan and a bundle import plan share: the ``target`` version and the
+    ``entries`` planned for its configs, each with a ``status`` and its ``new_value``."""
+
+    target: Coordinates
+    entries: Sequence[_PlanEntry]
+
+    def count(self, status: str) -> int:
+        return sum(1 for entry in self.entries if entry.status == status)
+
+    def changed(self) -> list[tuple[Coordinates, ConfigType, str, str]]:
+        """The added and changed configs with their new values (what the guard checks)."""
+        return [
+            (self.target, entry.kind, entry.name, entry.new_value or "")
+            for entry in self.entries
+            if entry.status in ("added", "changed")
+        ]
 
 
 def entry_change(
@@ -222,23 +247,16 @@ class CopyEntry:
     target_value: str | None
     target_md5: str | None
 
+    @property
+    def new_value(self) -> str | None:
+        return self.source_value
+
 
 @dataclass
-class CopyPlan:
+class CopyPlan(ChangePlan):
     source: Coordinates
     target: Coordinates
     entries: list[CopyEntry] = field(default_factory=list)
-
-    def count(self, status: str) -> int:
-        return sum(1 for entry in self.entries if entry.status == status)
-
-    def changed(self) -> list[tuple[Coordinates, ConfigType, str, str]]:
-        """The added and changed configs with their new values (what the guard checks)."""
-        return [
-            (self.target, entry.kind, entry.name, entry.source_value or "")
-            for entry in self.entries
-            if entry.status in ("added", "changed")
-        ]
 
     @property
     def fingerprint(self) -> str:
