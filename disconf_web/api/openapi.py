@@ -175,6 +175,11 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
+def _object(required: list[str], properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A JSON object schema: the ``required`` names and the ``properties``' schemas."""
+    return {"type": "object", **extra, "required": required, "properties": properties}
+
+
 def _page_of(key: str, item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     properties = {
         key: {"type": "array", "items": item, "maxItems": MAX_PAGE_SIZE},
@@ -187,35 +192,41 @@ def _page_of(key: str, item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"type": "object", "required": [key, "next"], "properties": properties}
 
 
+# What a revision says about itself, in full and in a list (all of it required).
+_REVISION = {
+    "revision": {"type": "integer"},
+    "action": {"enum": ["create", "update", "delete", "rollback"]},
+    "author": {"type": "string"},
+    "comment": {"type": "string"},
+    "at": _TIME,
+    "md5": _NULLABLE_STRING,
+}
+
 _SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {"error": {"type": "string", "minLength": 1}},
-    },
-    "App": {
-        "type": "object",
-        "required": ["name", "description", "created_by", "created_at"],
-        "properties": {
+    "Error": _object(
+        ["error"],
+        {"error": {"type": "string", "minLength": 1}},
+    ),
+    "App": _object(
+        ["name", "description", "created_by", "created_at"],
+        {
             "name": {"type": "string"},
             "description": {"type": "string"},
             "created_by": {"type": "string"},
             "created_at": _TIME,
         },
-    },
-    "Env": {
-        "type": "object",
-        "required": ["name", "created_by", "created_at"],
-        "properties": {
+    ),
+    "Env": _object(
+        ["name", "created_by", "created_at"],
+        {
             "name": {"type": "string"},
             "created_by": {"type": "string"},
             "created_at": _TIME,
         },
-    },
-    "Config": {
-        "type": "object",
-        "required": ["app", "env", "version", "type", "name", "md5", "etag", "revision", "size"],
-        "properties": {
+    ),
+    "Config": _object(
+        ["app", "env", "version", "type", "name", "md5", "etag", "revision", "size"],
+        {
             "app": {"type": "string"},
             "env": {"type": "string"},
             "version": {"type": "string"},
@@ -231,14 +242,13 @@ _SCHEMAS: dict[str, Any] = {
             "updated_by": {"type": "string"},
             "value": {"type": "string", "description": "Items only"},
         },
-    },
+    ),
     "Change": {
         "allOf": [
             _ref("Config"),
-            {
-                "type": "object",
-                "required": ["changed", "notification", "fleet_check"],
-                "properties": {
+            _object(
+                ["changed", "notification", "fleet_check"],
+                {
                     "changed": {"type": "boolean"},
                     "notification": {"enum": ["delivered", "pending", "none", "failed"]},
                     "fleet_check": {
@@ -248,78 +258,54 @@ _SCHEMAS: dict[str, Any] = {
                         "on without the fleet check",
                     },
                 },
-            },
+            ),
         ]
     },
     "Deleted": {
         "allOf": [
             _ref("Config"),
-            {
-                "type": "object",
-                "required": ["deleted", "notification"],
-                "properties": {"deleted": {"const": True}, "notification": {"type": "string"}},
-            },
+            _object(
+                ["deleted", "notification"],
+                {"deleted": {"const": True}, "notification": {"type": "string"}},
+            ),
         ]
     },
-    "Revision": {
-        "type": "object",
-        "required": ["revision", "action", "author", "comment", "at", "md5"],
-        "properties": {
+    "Revision": _object(
+        list(_REVISION),
+        {
             "name": {"type": "string"},
-            "revision": {"type": "integer"},
-            "action": {"enum": ["create", "update", "delete", "rollback"]},
-            "author": {"type": "string"},
-            "comment": {"type": "string"},
-            "at": _TIME,
-            "md5": _NULLABLE_STRING,
+            **_REVISION,
             "old_value": _NULLABLE_STRING,
             "new_value": _NULLABLE_STRING,
         },
-    },
-    "RevisionSummary": {
-        "type": "object",
-        "description": (
-            f"A revision in a list: values only when both are at most {INLINE_VALUE_CHARS} "
-            "characters (values_inline); href answers the revision with its values"
-        ),
-        "required": [
-            "revision",
-            "action",
-            "author",
-            "comment",
-            "at",
-            "md5",
-            "values_inline",
-            "href",
-        ],
-        "properties": {
-            "revision": {"type": "integer"},
-            "action": {"enum": ["create", "update", "delete", "rollback"]},
-            "author": {"type": "string"},
-            "comment": {"type": "string"},
-            "at": _TIME,
-            "md5": _NULLABLE_STRING,
+    ),
+    "RevisionSummary": _object(
+        [*_REVISION, "values_inline", "href"],
+        {
+            **_REVISION,
             "values_inline": {"type": "boolean"},
             "href": {"type": "string"},
             "old_value": {"type": ["string", "null"], "maxLength": INLINE_VALUE_CHARS},
             "new_value": {"type": ["string", "null"], "maxLength": INLINE_VALUE_CHARS},
         },
-    },
-    "User": {
-        "type": "object",
-        "required": ["name", "role", "active", "created_at"],
-        "properties": {
+        description=(
+            f"A revision in a list: values only when both are at most {INLINE_VALUE_CHARS} "
+            "characters (values_inline); href answers the revision with its values"
+        ),
+    ),
+    "User": _object(
+        ["name", "role", "active", "created_at"],
+        {
             "name": {"type": "string"},
             "role": {"enum": ["admin", "editor", "viewer"]},
             "active": {"type": "boolean"},
             "created_at": _TIME,
             "apps": {"type": "array", "items": {"type": "string"}},
         },
-    },
-    "Token": {
-        "type": "object",
-        "required": ["id", "name", "prefix", "created_at", "last_used_at", "revoked"],
-        "properties": {
+    ),
+    "Token": _object(
+        ["id", "name", "prefix", "created_at", "last_used_at", "revoked"],
+        {
             "id": {"type": "integer"},
             "name": {"type": "string"},
             "prefix": {"type": "string"},
@@ -329,11 +315,10 @@ _SCHEMAS: dict[str, Any] = {
             "created_by_token_id": {"type": ["integer", "null"]},
             "token": {"type": "string", "description": "The secret: only when just created"},
         },
-    },
-    "AuditEvent": {
-        "type": "object",
-        "required": ["id", "at", "actor", "action", "target"],
-        "properties": {
+    ),
+    "AuditEvent": _object(
+        ["id", "at", "actor", "action", "target"],
+        {
             "id": {"type": "integer"},
             "at": _TIME,
             "actor": {"type": "string"},
@@ -342,11 +327,10 @@ _SCHEMAS: dict[str, Any] = {
             "target": {"type": "string"},
             "detail": {},
         },
-    },
-    "Instances": {
-        "type": "object",
-        "required": ["name", "type", "md5", "path", "instances", "counts"],
-        "properties": {
+    ),
+    "Instances": _object(
+        ["name", "type", "md5", "path", "instances", "counts"],
+        {
             "name": {"type": "string"},
             "type": {"enum": ["file", "item"]},
             "md5": {"type": "string"},
@@ -358,26 +342,24 @@ _SCHEMAS: dict[str, Any] = {
             "instances": {"type": "array", "items": {"type": "object"}},
             "counts": {"type": "object"},
         },
-    },
-    "Election": {
-        "type": "object",
-        "required": ["name", "path", "contenders"],
-        "properties": {
+    ),
+    "Election": _object(
+        ["name", "path", "contenders"],
+        {
             "name": {"type": "string"},
             "path": {"type": "string"},
             "master": {},
             "contenders": {"type": "array", "items": {"type": "object"}},
             "context": {},
         },
-    },
+    ),
 }
 
 _NAME_BODY = json_body(
-    {
-        "type": "object",
-        "required": ["name"],
-        "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
-    }
+    _object(
+        ["name"],
+        {"name": {"type": "string"}, "description": {"type": "string"}},
+    )
 )
 
 _CONFIG_BODY = {
@@ -389,19 +371,17 @@ _CONFIG_BODY = {
     ),
     "content": {
         JSON: {
-            "schema": {
-                "type": "object",
-                "required": ["value"],
-                "properties": {"value": {"type": "string"}},
-            }
+            "schema": _object(
+                ["value"],
+                {"value": {"type": "string"}},
+            )
         },
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["file"],
-                "properties": {"file": {"type": "string", "format": "binary"}},
-            }
+            "schema": _object(
+                ["file"],
+                {"file": {"type": "string", "format": "binary"}},
+            )
         },
     },
 }
@@ -529,14 +509,13 @@ _PATHS: dict[str, Any] = {
             "summary": "Publish the value a past revision set, as a new revision",
             "parameters": [*CONFIG, COMMENT_QUERY, COMMENT_HEADER, IF_MATCH, *FORCE],
             "requestBody": json_body(
-                {
-                    "type": "object",
-                    "required": ["revision"],
-                    "properties": {
+                _object(
+                    ["revision"],
+                    {
                         "revision": {"type": "integer", "minimum": 1, "maximum": INT32},
                         "comment": {"type": "string", "maxLength": MAX_COMMENT},
                     },
-                }
+                )
             ),
             "responses": _responses(
                 {200: _json(_ref("Change"), "Rolled back")}, 403, 409, 412, 413, 415, 422
@@ -557,14 +536,13 @@ _PATHS: dict[str, Any] = {
             "responses": _responses(
                 {
                     200: _json(
-                        {
-                            "type": "object",
-                            "required": ["path", "elections"],
-                            "properties": {
+                        _object(
+                            ["path", "elections"],
+                            {
                                 "path": {"type": "string"},
                                 "elections": {"type": "array", "items": _ref("Election")},
                             },
-                        },
+                        ),
                         "Elections",
                     )
                 },
@@ -584,16 +562,15 @@ _PATHS: dict[str, Any] = {
         "User",
         ("Users, by name (admins)", "Create a user (admins)"),
         json_body(
-            {
-                "type": "object",
-                "required": ["name", "password", "role"],
-                "properties": {
+            _object(
+                ["name", "password", "role"],
+                {
                     "name": {"type": "string"},
                     "password": {"type": "string"},
                     "role": {"enum": ["admin", "editor", "viewer"]},
                     "apps": {"type": "array", "items": {"type": "string"}},
                 },
-            }
+            )
         ),
         list_errors=(403,),
     ),
@@ -648,10 +625,9 @@ _PATHS: dict[str, Any] = {
             "responses": _responses(
                 {
                     200: _json(
-                        {
-                            "type": "object",
-                            "required": ["counts", "notifications"],
-                            "properties": {
+                        _object(
+                            ["counts", "notifications"],
+                            {
                                 "counts": {"type": "object"},
                                 "notifications": {
                                     "type": "array",
@@ -659,7 +635,7 @@ _PATHS: dict[str, Any] = {
                                     "maxItems": 500,
                                 },
                             },
-                        },
+                        ),
                         "Rows",
                     )
                 },
