@@ -58,7 +58,7 @@ from .publisher import Publisher
 from .services import BadRequest, Conflict
 from .services.configs import stage_delete, stage_publish
 from .services.console import ChangePlan, entry_change
-from .services.transactions import audit, transaction
+from .services.transactions import audit, run_transaction
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -321,8 +321,9 @@ def apply_import(
     gray.refuse_during_gray(session, [(plan.target, e.kind, e.name) for e in plan.writes])
     guard_plan(publisher, plan, force=force)
     note = comment or f"bundle import into {plan.target}"
-    ids: list[int] = []
-    with transaction(session, conflict=f"{plan.target} was changed during the import: retry"):
+
+    def write_all() -> list[int]:
+        ids: list[int] = []
         for entry in plan.writes:
             change = entry_change(plan.target, entry, actor=actor, comment=note)
             if entry.status == "removed":
@@ -350,6 +351,13 @@ def apply_import(
             comment=comment,
             forced=force or "",
         )
+        return ids
+
+    # A first import into a new version on MySQL can meet a deadlock the database breaks by
+    # rolling one side back: run_transaction runs write_all again from the start.
+    ids = run_transaction(
+        session, write_all, conflict=f"{plan.target} was changed during the import: retry"
+    )
     if force:
         publisher.guard.record_forced(
             session, plan.guard, coords=plan.target, actor=actor, reason=force
