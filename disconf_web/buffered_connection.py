@@ -37,15 +37,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from gunicorn.asgi import parser as http_parser  # type: ignore[import-untyped]
 
 from disconf_core import DisconfError
-
-if TYPE_CHECKING:
-    from .front import BufferedWorker
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
@@ -53,8 +50,10 @@ __all__ = [
     "DEFAULT_KEEPALIVE",
     "DEFAULT_MAX_BODY_BYTES",
     "Answer",
+    "AppRunner",
     "BufferedConnection",
     "FrontLimits",
+    "FrontWorker",
     "WSGIApp",
     "call_app",
 ]
@@ -209,6 +208,45 @@ def _status_of(exc: Exception) -> int:
     return 400
 
 
+class AppRunner(Protocol):
+    """What a connection needs of the pool that runs the app
+    (:class:`~disconf_web.app_pool.AppPool`): take a request, call ``done`` on the loop with
+    the answer or the app's exception; ``RuntimeError`` once it is shut down."""
+
+    def submit(
+        self,
+        app: WSGIApp,
+        environ: dict[str, Any],
+        done: Callable[[Answer | None, BaseException | None], None],
+    ) -> None: ...
+
+
+class FrontWorker(Protocol):
+    """What a connection needs of its worker (:class:`~disconf_web.front.BufferedWorker`),
+    declared here so this module does not depend on the worker's."""
+
+    @property
+    def limits(self) -> FrontLimits: ...
+
+    @property
+    def cfg(self) -> Any: ...  # gunicorn's Config (untyped)
+
+    @property
+    def log(self) -> Any: ...  # gunicorn's Logger (untyped)
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def connections(self) -> set[BufferedConnection]: ...
+
+    @property
+    def pool(self) -> AppRunner | None: ...
+
+    @property
+    def wsgi(self) -> WSGIApp: ...
+
+
 class BufferedConnection(asyncio.Protocol):
     """One client connection: buffer a request, run it in the pool, write the answer."""
 
@@ -216,7 +254,7 @@ class BufferedConnection(asyncio.Protocol):
     # "sending" (the answer is not yet taken by the client), "idle" (keep-alive), "draining"
     # (answered, FIN sent, discarding the rest for _LINGER s), "closed"
 
-    def __init__(self, worker: BufferedWorker) -> None:
+    def __init__(self, worker: FrontWorker) -> None:
         self.worker = worker
         self.limits = worker.limits
         cfg = worker.cfg
