@@ -52,7 +52,8 @@ from disconf_core import (
     validate_config_name,
 )
 
-from . import gray, services
+from . import services
+from .gray import releases as gray_releases
 from .guard import GuardReport
 from .publisher import Publisher
 from .services import BadRequest, Conflict
@@ -318,7 +319,7 @@ def apply_import(
             f"{plan.target} changed since the preview (fingerprint {plan.fingerprint}, "
             f"expected {expect}): preview again"
         )
-    gray.refuse_during_gray(session, [(plan.target, e.kind, e.name) for e in plan.writes])
+    gray_releases.refuse_during_gray(session, [(plan.target, e.kind, e.name) for e in plan.writes])
     guard_plan(publisher, plan, force=force)
     note = comment or f"bundle import into {plan.target}"
 

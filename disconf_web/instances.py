@@ -7,7 +7,7 @@ configs costs two pipelined rounds, not 3,300 sequential round trips — and :fu
 compares them with the stored configs (the one self-check of the admin API's ``.../instances``
 and of the console's config list), using :mod:`disconf_core.instances` — gray-aware: while a
 gray release runs, the instances running it (or selected by id) are compared with its content
-and counted as running gray, not as mismatched (:func:`disconf_web.gray.check_instance`).
+and counted as running gray, not as mismatched (:func:`disconf_web.gray.targeting.check_instance`).
 
 Scoping: ``<app>_<version>_<env>`` is the node name, and ``_`` is allowed inside names, so two
 different coordinates can share one node (app ``col`` version ``x_v1`` and app ``col_x`` version
@@ -51,7 +51,8 @@ from disconf_core import (
     config_node,
 )
 
-from .gray import check_instance, running_releases
+from .gray.releases import running_releases
+from .gray.targeting import check_instance
 from .models import App, Config, Env, GrayRelease
 from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable
 
@@ -88,7 +89,7 @@ class InstanceData:
 class ConfigCheck:
     """The instances of one config and how many hold something else than they should: the
     stored value, or, while a gray release runs (``gray_release`` its id), the gray content for
-    the instances in ``on_gray`` (see :func:`disconf_web.gray.check_instance`)."""
+    the instances in ``on_gray`` (see :func:`disconf_web.gray.targeting.check_instance`)."""
 
     instances: list[InstanceCheck] = field(default_factory=list)
     gray_release: int | None = None

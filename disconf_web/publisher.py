@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 import sqlalchemy.orm as so
 from flask import Flask
 
-from . import gray, services
+from . import services
 from .extensions import get_db
+from .gray import releases as gray_releases
 from .guard import GuardReport, PublishGuard
 from .instances import InstanceRegistry, budget_left
 from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
@@ -175,7 +176,7 @@ class Publisher:
         a running instance would reject, raises ``GuardRefusal`` (422) unless ``force`` (an
         admin's reason) overrides the fleet check; a forced publish is audited.
         """
-        gray.refuse_during_gray(
+        gray_releases.refuse_during_gray(
             session, [(change["coords"], change["kind"], change["name"])], allow=promoting_gray
         )
         return self._guarded(
@@ -202,7 +203,9 @@ class Publisher:
         The publish guard checks the restored value against the running fleet first (the
         instances running now may bind other types than when that revision was current).
         """
-        gray.refuse_during_gray(session, [(change["coords"], change["kind"], change["name"])])
+        gray_releases.refuse_during_gray(
+            session, [(change["coords"], change["kind"], change["name"])]
+        )
         return self._guarded(
             session,
             change,
@@ -252,7 +255,9 @@ class Publisher:
 
     def delete_config(self, session: so.Session, **change: Unpack[ConfigChange]) -> Published:
         """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
-        gray.refuse_during_gray(session, [(change["coords"], change["kind"], change["name"])])
+        gray_releases.refuse_during_gray(
+            session, [(change["coords"], change["kind"], change["name"])]
+        )
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 
@@ -278,7 +283,7 @@ class Publisher:
 
         The publish guard checks every added or changed config first (see :meth:`publish_config`).
         """
-        gray.refuse_during_gray(
+        gray_releases.refuse_during_gray(
             session,
             [
                 (plan.target, entry.kind, entry.name)

@@ -22,7 +22,10 @@ from flask import Response, current_app, jsonify
 
 from disconf_core import ConfigType, Coordinates, config_node
 
-from .. import gray, services
+from .. import services
+from ..gray import releases as gray_releases
+from ..gray import rollout as gray_rollout
+from ..gray import targeting as gray_targeting
 from ..guard import force_reason
 from ..instances import SharedNode, require_own_node
 from ..models import GrayStatus
@@ -59,18 +62,18 @@ def _content(body: dict[str, Any], scope: Scope, name: str) -> str:
     return _decode(scope.config_type, name, value, get_publisher(current_app).max_bytes)
 
 
-def _ref(scope: Scope, name: str) -> gray.ConfigRef:
-    return gray.ConfigRef(scope.coords, scope.config_type, name)
+def _ref(scope: Scope, name: str) -> gray_releases.ConfigRef:
+    return gray_releases.ConfigRef(scope.coords, scope.config_type, name)
 
 
 @bp.post(CONFIG_URL + "/gray")
 @scoped(write=True)
 def start_gray(scope: Scope, name: str) -> tuple[Response, int]:
     body = _json_body()
-    target = gray.parse_target(body.get("target"))
+    target = gray_targeting.parse_target(body.get("target"))
     comment = _comment(body)
     value = _content(body, scope, name)
-    release, notification = gray.begin_release(
+    release, notification = gray_rollout.begin_release(
         get_publisher(current_app),
         _session(),
         _ref(scope, name),
@@ -80,7 +83,7 @@ def start_gray(scope: Scope, name: str) -> tuple[Response, int]:
         comment=comment,
         force=force_reason(scope.user),
     )
-    answer = gray.release_json(release)
+    answer = gray_releases.release_json(release)
     return jsonify({"name": name, **answer, "notification": notification}), 201
 
 
@@ -103,12 +106,12 @@ def instance_report(
         return {"instances": None, "reason": str(exc)}
     except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused or timing out
         return {"instances": None, "reason": f"cannot read instances from ZooKeeper: {exc}"}
-    rule = gray.GrayRule.from_json(release.id, release.target)
+    rule = gray_targeting.GrayRule.from_json(release.id, release.target)
     rows = []
     counts = dict.fromkeys(("gray", "main", "unknown", "other", "applied", "not_applied"), 0)
     for instance in found:
-        variant = gray.instance_variant(kind, name, config.value, release.value, instance)
-        expected = rule.expects(instance.name, gray.reported_labels(kind, instance.data))
+        variant = gray_targeting.instance_variant(kind, name, config.value, release.value, instance)
+        expected = rule.expects(instance.name, gray_targeting.reported_labels(kind, instance.data))
         applied = None
         if expected is not None and variant in ("gray", "main"):
             applied = (variant == "gray") == expected
@@ -126,15 +129,15 @@ def instance_report(
 @bp.get(CONFIG_URL + "/gray")
 @scoped(write=False)
 def show_gray(scope: Scope, name: str) -> Response:
-    release = gray.running(_session(), _ref(scope, name))
-    answer = {"name": name, **gray.release_json(release), "value": release.value}
+    release = gray_releases.running(_session(), _ref(scope, name))
+    answer = {"name": name, **gray_releases.release_json(release), "value": release.value}
     answer.update(instance_report(scope.coords, scope.config_type, name, release))
     return jsonify(answer)
 
 
 def _end(scope: Scope, name: str, status: GrayStatus) -> Response:
     comment = _comment(_json_body())
-    release, notification = gray.finish_release(
+    release, notification = gray_rollout.finish_release(
         get_publisher(current_app),
         _session(),
         _ref(scope, name),
@@ -143,7 +146,9 @@ def _end(scope: Scope, name: str, status: GrayStatus) -> Response:
         comment=comment,
         force=force_reason(scope.user) if status is GrayStatus.PROMOTED else None,
     )
-    return jsonify({"name": name, **gray.release_json(release), "notification": notification})
+    return jsonify(
+        {"name": name, **gray_releases.release_json(release), "notification": notification}
+    )
 
 
 @bp.post(CONFIG_URL + "/gray/promote")
@@ -161,8 +166,8 @@ def abort_gray(scope: Scope, name: str) -> Response:
 @bp.get(CONFIG_URL + "/gray/history")
 @scoped(write=False)
 def gray_history(scope: Scope, name: str) -> Response:
-    releases = gray.history(_session(), scope.coords, scope.config_type, name)
-    return jsonify({"name": name, "releases": [gray.release_json(r) for r in releases]})
+    releases = gray_releases.history(_session(), scope.coords, scope.config_type, name)
+    return jsonify({"name": name, "releases": [gray_releases.release_json(r) for r in releases]})
 
 
 # -- the OpenAPI description of these routes -----------------------------------------------------

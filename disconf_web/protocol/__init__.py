@@ -13,8 +13,8 @@ import os
 
 from flask import Flask
 
-from .. import gray
 from ..extensions import get_db
+from ..gray import targeting as gray_targeting
 from .answers import ENDPOINTS as ENDPOINTS
 from .answers import Answer as Answer
 from .answers import ClientProtocol as ClientProtocol
@@ -64,7 +64,7 @@ def init_app(app: Flask) -> ClientProtocol:
         zk_hosts=str(app.config["ZK_HOSTS"]),
         zk_prefix=str(app.config["ZK_PREFIX"]),
         last_served=last_served,
-        trusted_proxies=gray.trusted_proxies(app.config),
+        trusted_proxies=gray_targeting.trusted_proxies(app.config),
     )
     app.extensions[EXTENSION_KEY] = protocol
     return protocol

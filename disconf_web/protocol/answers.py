@@ -54,8 +54,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from disconf_core import ConfigType
 from disconf_core.hashing import content_md5
 
-from .. import gray
 from ..extensions import Database
+from ..gray import targeting as gray_targeting
 from ..models import App, Config, ConfigStatus, Env, GrayRelease
 from .credentials import HEADER, AppReadCredential, credential_matches
 from .last_served import LastServed, Served, ServedKey
@@ -273,13 +273,13 @@ class ClientProtocol:
         zk_hosts: str,
         zk_prefix: str,
         last_served: LastServed,
-        trusted_proxies: gray.TrustedProxies | None = None,
+        trusted_proxies: gray_targeting.TrustedProxies | None = None,
     ) -> None:
         self.database = database
         self.last_served = last_served
-        self.trusted_proxies = trusted_proxies or gray.TrustedProxies()
+        self.trusted_proxies = trusted_proxies or gray_targeting.TrustedProxies()
         # The running gray release last seen per config (for reads during an outage).
-        self._gray: dict[ServedKey, gray.GrayRule] = {}
+        self._gray: dict[ServedKey, gray_targeting.GrayRule] = {}
         self._hosts = envelope_bytes(1, "", zk_hosts)
         self._prefix = envelope_bytes(1, "", zk_prefix)
         self._statement: _HotStatement | None = None
@@ -384,7 +384,7 @@ class ClientProtocol:
             log.warning("client read of %r: database unavailable: %r", key, exc)
             rule = self._gray.get(key)
             if rule is not None and rule.selects(self._requester(request)):
-                key = gray.variant_key(key, rule.release_id)
+                key = gray_targeting.variant_key(key, rule.release_id)
             served = self.last_served.get(key)
             if served is None:
                 return self._unavailable(endpoint, _reason(exc))
@@ -397,7 +397,7 @@ class ClientProtocol:
             rule = self._gray_rule(key, int(row[3]), str(row[6]))
             if rule.selects(self._requester(request)):
                 served = Served(str(row[4]), str(row[5]), credential)
-                self.last_served.put(gray.variant_key(key, rule.release_id), served)
+                self.last_served.put(gray_targeting.variant_key(key, rule.release_id), served)
                 return self._found(request, endpoint, kind, served)
         elif self._gray:
             self._gray.pop(key, None)  # its release ended
@@ -405,18 +405,18 @@ class ClientProtocol:
         self.last_served.put(key, served)
         return self._found(request, endpoint, kind, served)
 
-    def _gray_rule(self, key: ServedKey, release_id: int, target: str) -> gray.GrayRule:
+    def _gray_rule(self, key: ServedKey, release_id: int, target: str) -> gray_targeting.GrayRule:
         """The parsed target of a running release (parsed once per release and config)."""
         rule = self._gray.get(key)
         if rule is None or rule.release_id != release_id:
-            rule = self._gray[key] = gray.GrayRule.from_json(release_id, target)
+            rule = self._gray[key] = gray_targeting.GrayRule.from_json(release_id, target)
         return rule
 
-    def _requester(self, request: ClientRequest) -> gray.Requester:
-        return gray.Requester(
+    def _requester(self, request: ClientRequest) -> gray_targeting.Requester:
+        return gray_targeting.Requester(
             instance=request.instance or None,
-            labels=gray.parse_labels(request.labels),
-            address=gray.client_address(
+            labels=gray_targeting.parse_labels(request.labels),
+            address=gray_targeting.client_address(
                 request.remote_addr, request.forwarded_for, self.trusted_proxies
             ),
         )

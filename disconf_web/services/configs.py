@@ -396,8 +396,8 @@ def _own_transaction(
 def _refuse_during_gray(session: so.Session, config: Config | None, change: _Change) -> None:
     """:class:`Conflict` naming the config's running gray release (unless the change promotes
     it: ``promoting_gray``). Read after the config row is locked, like a gray start reads it
-    (:func:`disconf_web.gray.start` locks the same row), so a publish and a gray start of one
-    config serialise: whichever locks second sees the other's commit."""
+    (:func:`disconf_web.gray.releases.start` locks the same row), so a publish and a gray start
+    of one config serialise: whichever locks second sees the other's commit."""
     if config is None:
         return
     # A locking read: under REPEATABLE READ a plain one would read the transaction's snapshot,

@@ -5,9 +5,9 @@ each instance with the variant it runs and whether that is what its target says)
 start one (content prefilled with the main revision; a target of instance ids — picked from the
 config's instances —, hosts or IP addresses, labels ``zone=a``, or a percentage), and the
 config's past releases. Start, promote and abort go through the same functions as the admin API
-(:func:`disconf_web.gray.begin_release`, :func:`~disconf_web.gray.finish_release`): guard,
-audit, notification. Error Handling: a refused action (guard, 409, bad target) is shown on the
-page with its message; ZooKeeper down: the instance list says why it is missing.
+(:func:`disconf_web.gray.rollout.begin_release`, :func:`~disconf_web.gray.rollout.finish_release`):
+guard, audit, notification. Error Handling: a refused action (guard, 409, bad target) is shown on
+the page with its message; ZooKeeper down: the instance list says why it is missing.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from disconf_core import ConfigType
 
-from .. import gray, services
+from .. import services
 from ..api.gray import instance_report
+from ..gray import releases as gray_releases
+from ..gray import rollout as gray_rollout
+from ..gray import targeting as gray_targeting
 from ..models import GrayStatus
 from .blueprint import CONFIG_URL, Page, bp
 from .page_common import config_page_url, form_comment, publisher
@@ -41,9 +44,9 @@ def _form_target() -> dict[str, Any]:
     entries = [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
     picked = request.form.getlist("instance")
     if kind == "instances":
-        return gray.parse_target({"instances": sorted(set(entries + picked))})
+        return gray_targeting.parse_target({"instances": sorted(set(entries + picked))})
     if kind == "hosts":
-        return gray.parse_target({"hosts": entries})
+        return gray_targeting.parse_target({"hosts": entries})
     if kind == "labels":
         labels: dict[str, str] = {}
         for entry in entries:
@@ -51,10 +54,10 @@ def _form_target() -> dict[str, Any]:
             if not sep:
                 raise services.BadRequest(f"label {entry!r} is not key=value")
             labels[key.strip()] = value.strip()
-        return gray.parse_target({"labels": labels})
+        return gray_targeting.parse_target({"labels": labels})
     if kind == "percent":
         try:
-            return gray.parse_target({"percent": float(text)})
+            return gray_targeting.parse_target({"percent": float(text)})
         except ValueError:
             raise services.BadRequest(f"the percentage {text!r} is not a number") from None
     raise services.BadRequest("choose a target: instances, hosts, labels or a percentage")
@@ -69,7 +72,7 @@ def gray_page(scope: Scope, name: str) -> Page:
 def _render(scope: Scope, name: str, error: str | None = None, status: int = 200) -> Page:
     coords, kind, db = scope.coords, scope.kind, scope.db
     config = services.get_config(db, coords, kind, name)
-    active = gray.active_gray(db, config.id)
+    active = gray_releases.active_gray(db, config.id)
     report: dict[str, Any] = {}
     if active is not None:
         report = instance_report(coords, kind, name, active)
@@ -82,7 +85,7 @@ def _render(scope: Scope, name: str, error: str | None = None, status: int = 200
         active=active,
         target=json.loads(active.target) if active is not None else None,
         report=report,
-        releases=gray.history(db, coords, kind, name, limit=50),
+        releases=gray_releases.history(db, coords, kind, name, limit=50),
         error=error,
         form=request.form,
     )
@@ -104,8 +107,8 @@ def gray_start(scope: Scope, name: str) -> Page:
     field = "content" if kind is ConfigType.FILE else "value"
     try:
         value = request.form.get(field, "")
-        outcome = gray.begin_release(
-            publisher(), scope.db, gray.ConfigRef(scope.coords, kind, name), value=value,
+        outcome = gray_rollout.begin_release(
+            publisher(), scope.db, gray_releases.ConfigRef(scope.coords, kind, name), value=value,
             target=_form_target(), actor=scope.user.name, comment=form_comment(),
         )  # fmt: skip
     except services.ServiceError as exc:
@@ -123,8 +126,8 @@ def gray_start(scope: Scope, name: str) -> Page:
 def gray_end(scope: Scope, name: str, action: str) -> WerkzeugResponse | Page:
     status = GrayStatus.PROMOTED if action == "promote" else GrayStatus.ABORTED
     try:
-        outcome = gray.finish_release(
-            publisher(), scope.db, gray.ConfigRef(scope.coords, scope.kind, name),
+        outcome = gray_rollout.finish_release(
+            publisher(), scope.db, gray_releases.ConfigRef(scope.coords, scope.kind, name),
             status=status, actor=scope.user.name, comment=form_comment(),
         )  # fmt: skip
     except services.ServiceError as exc:

@@ -100,7 +100,8 @@ def test_zookeeper_disabled_shows_unavailable(as_role: Any, app: Any) -> None:
 
 
 def _start_gray(app: Any, kind: ConfigType, name: str, value: str, target: Any) -> int:
-    from disconf_web import get_db, gray
+    from disconf_web import get_db
+    from disconf_web.gray import releases as gray
 
     with get_db(app).new_session() as session:
         release, _ids = gray.start(

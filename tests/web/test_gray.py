@@ -36,7 +36,7 @@ from disconf_client.transport import Request, Response
 from disconf_core.notification import FETCH, read_trailer
 from disconf_web import create_app, get_db, shutdown_app
 from disconf_web.fastpath import ClientFastPath
-from disconf_web.gray import (
+from disconf_web.gray.targeting import (
     GrayRule,
     Requester,
     client_address,
@@ -612,7 +612,8 @@ def test_a_publish_racing_a_gray_start_never_commits_past_it(
     release yet, but it waits for the config row (on SQLite: the database's write lock) and is
     then refused with 409 naming the release. Main keeps its revision and the release runs."""
     from disconf_core import ConfigType as Kind
-    from disconf_web import gray, services
+    from disconf_web import services
+    from disconf_web.gray import releases as gray
     from disconf_web.publisher import get_publisher
 
     database = get_db(app)
@@ -685,7 +686,8 @@ def test_a_gray_start_racing_a_publish_waits_and_starts_on_the_new_revision(
     written) while a gray start of that config runs: the start waits for the row (on SQLite:
     the database's write lock), then starts on revision 2 (``base_revision``)."""
     from disconf_core import ConfigType as Kind
-    from disconf_web import gray, services
+    from disconf_web import services
+    from disconf_web.gray import releases as gray
     from disconf_web.publisher import get_publisher
     from disconf_web.services import configs as config_services
 
