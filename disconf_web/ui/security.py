@@ -219,8 +219,8 @@ def check_csrf() -> None:
     """Before every request: unsafe requests need the session's CSRF token, except on the
     admin API, where only requests the session cookie authenticated need it (a bearer token
     is exempt); there a missing or wrong token is 403 with a hint."""
-    if request.method not in _UNSAFE:
-        return
+    if request.method not in _UNSAFE or request.routing_exception is not None:
+        return  # no view will run: the 404/405 says more than a CSRF refusal would
     if request.path.startswith("/api/v1"):
         if authenticated_by() != "session":
             return
