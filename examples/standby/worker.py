@@ -17,15 +17,23 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sys
 import threading
 import time
 
 from disconf_client.standby import ActiveStandby, MastershipError
 from disconf_core import Coordinates
 
+_output = threading.Lock()
+
 
 def say(name: str, event: str, **extra: object) -> None:
-    print(json.dumps({"worker": name, "event": event, "t": time.time(), **extra}), flush=True)
+    """One JSON line per event; the hooks and the loop run on different threads, so a line is
+    written whole under a lock (``print`` writes the text and its newline separately)."""
+    line = json.dumps({"worker": name, "event": event, "t": time.time(), **extra}) + "\n"
+    with _output:
+        sys.stdout.write(line)
+        sys.stdout.flush()
 
 
 def main() -> None:
