@@ -24,8 +24,11 @@ ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One Chromium per test module: Playwright's sync API marks an asyncio loop as running in
+    the main thread while it is open, so it must not outlive the browser tests (a later test
+    that runs an event loop would fail with "another loop is running")."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
