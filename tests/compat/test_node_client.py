@@ -132,7 +132,14 @@ def test_unmodified_node_client_gets_configs_registers_and_follows_changes(
     assert str(ready["port"]) == "6379"
     assert ready["name"] == "缓存"  # real UTF-8, not the original's \uXXXX escapes
     assert str(ready["discountRate"]) == "0.5"
-    assert (tmp_path / "download" / "redis.properties").read_text() == REDIS
+    # The Node.js client saves its download with an asynchronous write it does not wait for
+    # before "ready" (lib/ConfNode.js), so the file may still be empty at this point.
+    saved = tmp_path / "download" / "redis.properties"
+    wait_until(
+        lambda: saved.exists() and saved.read_text() == REDIS,
+        10,
+        message="the downloaded redis.properties saved by the Node.js client",
+    )
 
     # Its EPHEMERAL_SEQUENTIAL instance nodes show up in our self-check, matching.
     files = wait_until(
