@@ -16,9 +16,7 @@ in INI).
 
 from __future__ import annotations
 
-import configparser
 import enum
-import json
 import sys
 import threading
 import types
@@ -30,12 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
-
 from disconf_core import (
     ConfigType,
-    PropertiesError,
-    parse_properties,
     to_bool,
     to_decimal,
     to_duration,
@@ -43,14 +37,15 @@ from disconf_core import (
     to_int,
     to_list,
 )
+from disconf_core.formats import FormatSyntaxError, lookup, parse_mapping
 
 from .decorators import MISSING, ConfigSpec, FieldSpec, config_spec
 from .errors import BindingError, FieldProblem
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    pass
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    pass  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = [
     "Binding",
@@ -91,53 +86,16 @@ def parse_document(spec: ConfigSpec, content: bytes) -> Mapping[str, Any]:
         raise BindingError(spec.name, [problem]) from exc
     if spec.kind is ConfigType.ITEM:
         return {spec.name: text}
-    text = text.removeprefix("\ufeff")
+    # The same parser the server's publish guard uses (disconf_core.formats), so what the
+    # guard lets through is exactly what a client can parse.
     try:
-        document: Any
-        if spec.format == "properties":
-            document = parse_properties(text)
-        elif spec.format == "yaml":
-            document = yaml.safe_load(text)
-        elif spec.format == "json":
-            document = json.loads(text) if text.strip() else {}
-        elif spec.format == "toml":
-            document = tomllib.loads(text)
-        elif spec.format == "ini":
-            document = _parse_ini(text)
-        else:  # pragma: no cover - guarded by the decorator
-            raise ValueError(f"unknown format {spec.format!r}")
-    except (PropertiesError, yaml.YAMLError, ValueError, configparser.Error) as exc:
+        document = parse_mapping(spec.name, text, spec.format)
+    except FormatSyntaxError as exc:
         problem = FieldProblem(DOCUMENT_KEY, None, f"cannot parse as {spec.format}: {exc}")
         raise BindingError(spec.name, [problem]) from exc
-    if document is None:
-        document = {}
-    if not isinstance(document, Mapping):
-        problem = FieldProblem(
-            DOCUMENT_KEY, None, f"the top level must be a mapping, not {type(document).__name__}"
-        )
-        raise BindingError(spec.name, [problem])
+    if document is None:  # pragma: no cover - the decorator only accepts known formats
+        raise ValueError(f"unknown format {spec.format!r}")
     return document
-
-
-def _parse_ini(text: str) -> dict[str, Any]:
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep the keys' case
-    parser.read_string(text)
-    result: dict[str, Any] = dict(parser.defaults())
-    for section in parser.sections():
-        result[section] = {key: parser.get(section, key) for key in parser.options(section)}
-    return result
-
-
-def _lookup(document: Mapping[str, Any], key: str) -> Any:
-    if key in document:
-        return document[key]
-    node: Any = document
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
 
 
 def _scalar_text(raw: Any) -> str:
@@ -252,7 +210,7 @@ def bind_mapping(spec: ConfigSpec, document: Mapping[str, Any]) -> dict[str, Any
     values: dict[str, Any] = {}
     problems: list[FieldProblem] = []
     for field_spec in spec.fields:
-        raw = _lookup(document, field_spec.key)
+        raw = lookup(document, field_spec.key)
         if raw is MISSING:
             if field_spec.required:
                 problems.append(FieldProblem(field_spec.key, None, "missing (required)"))

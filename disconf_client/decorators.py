@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from disconf_core import ConfigType, validate_config_name
+from disconf_core.formats import MISSING as _FORMATS_MISSING
 
 __all__ = [
     "MISSING",
@@ -68,13 +69,9 @@ _DECORATED: list[weakref.ref[type]] = []
 _DECORATED_LOCK = threading.Lock()
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
-"""The default of a required field."""
+MISSING: Any = _FORMATS_MISSING
+"""The default of a required field (the same object binding's key lookup returns for a key the
+document lacks, from :mod:`disconf_core.formats`)."""
 
 
 @dataclass(frozen=True)
