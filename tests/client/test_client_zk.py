@@ -364,6 +364,8 @@ def test_override_directory_wins_until_removed(harness: Harness) -> None:
     assert Redis.host == "server"
     (override / "redis.properties").write_text("host=override\n")
     wait_until(lambda: Redis.host == "override", message="the override picked up")
+    # Callbacks run on the config's lane after the value is swapped in: wait for the event.
+    wait_until(lambda: events and events[-1].source == "override", message="its callback")
     assert events[-1].source == "override"
     harness.publish_file("redis.properties", "host=server2\n")
     wait_until(lambda: client.stats.notifications >= 1, message="the notification")
@@ -402,6 +404,7 @@ def test_local_mode_never_contacts_a_server_and_watches_edits(harness: Harness) 
     assert (Redis.port, Rate.value) == (11, 0.5)
     (local / "redis.properties").write_text("redis.port=12\n")
     wait_until(lambda: Redis.port == 12, message="a local edit picked up by watchdog")
+    wait_until(lambda: events, message="its callback (run on the config's lane after the swap)")
     assert events and events[-1].changed == {"redis.port"}
     tmp = local / "rate.tmp"
     tmp.write_text("0.75")
