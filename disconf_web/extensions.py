@@ -22,11 +22,32 @@ against a hung server fails after at most about ``connect + 2 * read`` seconds.
 back), no pre-ping and no reset on return, so a read is one round trip on MySQL instead of three.
 Its users retry once on a fresh connection after a database error instead of pinging first;
 ``pool_recycle`` (1 h) replaces connections before MySQL's ``wait_timeout`` drops them.
+
+The read generation (:class:`ReadGenerationHook`, installed on :attr:`Database.engine`): every
+transaction of this engine that wrote (INSERT/UPDATE/DELETE, or any textual statement other than
+a read) one of the tables the client hot query reads
+(:data:`disconf_web.protocol.queries.READ_TABLES`, derived from that query) runs
+``UPDATE read_generation SET value = value + 1 WHERE id = 1`` as its last statement, right before
+its commit, in the same transaction. It is done here, on the engine, so that no write path (ORM
+session, ``engine.begin()``, the CLI, a service written later) can forget it; the read cache of
+:mod:`disconf_web.protocol.read_cache` relies on it. The generation row is the last lock such a
+transaction takes, so it adds no deadlock cycle (MySQL still may break other deadlocks: the
+retry of :func:`disconf_web.services.transactions.run_transaction` runs the whole transaction,
+and with it the bump, again). A schema without the table (migration 0008 not applied yet: a node
+restarted during an outage) commits without the bump, and every read cache stays off until the
+table is readable (its probe needs the table), so nothing is cached that a missed bump could
+leave stale. A bump that fails otherwise (lost connection, lock wait timeout) fails the commit:
+the write is rolled back and the caller sees SQLAlchemy's ``OperationalError`` as for any other
+statement. Writes that bypass this engine (SQL typed by hand, an older server version still
+running during a rolling upgrade) must bump the generation themselves, or the read caches may
+serve the previous value until the next bump.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +55,11 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask
 
-__all__ = ["Database", "DatabaseTimeouts", "get_db"]
+__all__ = ["Database", "DatabaseTimeouts", "ReadGenerationHook", "get_db"]
 
 EXTENSION_KEY = "disconf_db"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,94 @@ def _sqlite_pragmas(busy_seconds: float) -> Any:
     return on_connect
 
 
+# The first words of textual statements that write nothing (anything else counts as a write).
+_READ_WORDS = frozenset(
+    {"SELECT", "SHOW", "PRAGMA", "EXPLAIN", "DESCRIBE", "SET", "SAVEPOINT", "RELEASE", "ROLLBACK"}
+)
+_MYSQL_NO_SUCH_TABLE = 1146
+
+
+class ReadGenerationHook:
+    """Bumps the read generation in every transaction that wrote one of ``tables`` (see the
+    module docstring). The flag lives in the pooled connection's ``info``; commit runs the bump
+    and clears it, rollback clears it, a savepoint rollback keeps it (the outer transaction may
+    have written before the savepoint: a needless bump only costs a cache miss)."""
+
+    FLAG = "disconf_read_tables_written"
+
+    def __init__(self, tables: frozenset[str], bump_sql: str) -> None:
+        self.tables = tables
+        self.bump_sql = bump_sql
+        self._warned = False
+
+    def install(self, engine: sa.Engine) -> None:
+        sa.event.listen(engine, "after_cursor_execute", self.after_cursor_execute)
+        sa.event.listen(engine, "commit", self.commit)
+        sa.event.listen(engine, "rollback", self.rollback)
+
+    def writes(self, statement: str, context: Any) -> bool:
+        """Whether a statement that ran wrote (or may have written) a watched table."""
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            compiled = context.compiled
+            table = getattr(getattr(compiled, "statement", None), "table", None)
+            if table is None:
+                return True  # a DML statement whose table we cannot name: count it
+            return any(t.name in self.tables for t in sa.sql.util.find_tables(table))
+        compiled = None if context is None else context.compiled
+        if compiled is not None and not isinstance(compiled.statement, sa.TextClause):
+            return False  # a compiled SELECT (or DDL-free construct) that is not DML
+        words = statement.lstrip(" \t\r\n(").split(None, 1)
+        return bool(words) and words[0].upper() not in _READ_WORDS
+
+    def after_cursor_execute(
+        self,
+        conn: sa.Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        context: Any,
+        _executemany: bool,
+    ) -> None:
+        if not conn.info.get(self.FLAG) and self.writes(statement, context):
+            conn.info[self.FLAG] = True
+
+    def commit(self, conn: sa.Connection) -> None:
+        if not conn.info.pop(self.FLAG, False):
+            return
+        dbapi = conn.dialect.loaded_dbapi
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self.bump_sql)
+        except dbapi.Error as exc:
+            if self._missing_table(exc):
+                if not self._warned:
+                    self._warned = True
+                    log.warning("no read_generation table (run 'disconf-web db upgrade'): %r", exc)
+                return
+            raise sa.exc.DBAPIError.instance(
+                self.bump_sql, None, exc, dbapi.Error, dialect=conn.dialect
+            ) from exc
+        finally:
+            cursor.close()
+
+    def rollback(self, conn: sa.Connection) -> None:
+        conn.info.pop(self.FLAG, None)
+
+    @staticmethod
+    def _missing_table(exc: BaseException) -> bool:
+        args = getattr(exc, "args", ())
+        if args and args[0] == _MYSQL_NO_SUCH_TABLE:
+            return True
+        return "no such table" in str(exc)
+
+
+def _read_generation_hook() -> ReadGenerationHook:
+    # Imported here: the protocol package imports this module (it holds the hot query).
+    from .protocol.queries import GENERATION_BUMP, READ_TABLES
+
+    return ReadGenerationHook(READ_TABLES, GENERATION_BUMP)
+
+
 class Database:
     """An engine plus a thread-local (scoped) session factory."""
 
@@ -100,11 +211,13 @@ class Database:
         self.engine = sa.create_engine(parsed, **options)
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas(self.timeouts.busy))
+        _read_generation_hook().install(self.engine)
         self.session_factory = so.sessionmaker(self.engine, expire_on_commit=False)
         self.scoped = so.scoped_session(self.session_factory)
         self._url = parsed
         self._reader: sa.Engine | None = None
         self._reader_lock = threading.Lock()
+        self._on_dispose: list[Callable[[], None]] = []
 
     @property
     def reader(self) -> sa.Engine:
@@ -147,7 +260,17 @@ class Database:
     def remove(self, _exc: BaseException | None = None) -> None:
         self.scoped.remove()
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Call ``close`` first in :meth:`dispose` (a user's connections held outside a pool
+        checkout/return cycle, such as the read cache's generation connection)."""
+        self._on_dispose.append(close)
+
     def dispose(self) -> None:
+        for close in self._on_dispose:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - disposing goes on whatever one user's close did
+                log.debug("closing %r failed", close, exc_info=True)
         self.scoped.remove()
         self.engine.dispose()
         with self._reader_lock:

@@ -17,6 +17,9 @@ migrations in ``disconf_web/migrations`` (``disconf-web db upgrade``).
 * ``GrayRelease``: a gray release of one config (new content for targeted instances);
   ``active_config_id`` is the config's id while it runs and NULL once promoted or aborted, so
   the database allows one running gray release per config (migration 0007).
+* ``ReadGeneration``: one row (id 1) whose ``value`` every committed write of a table the client
+  hot query reads increases, in that write's transaction (migration 0008; see
+  :mod:`disconf_web.protocol.read_cache`).
 
 Times are naive UTC. Names use a binary (case-sensitive) collation on MySQL, like ZooKeeper.
 """
@@ -46,6 +49,7 @@ __all__ = [
     "GrayStatus",
     "LoginAttempt",
     "Notification",
+    "ReadGeneration",
     "Role",
     "RevisionAction",
     "User",
@@ -325,3 +329,17 @@ class GrayRelease(Base):
     ended_at: so.Mapped[datetime | None]
     ended_by: so.Mapped[str | None] = so.mapped_column(Name(64))
     end_comment: so.Mapped[str] = so.mapped_column(sa.String(1000), default="")
+
+
+class ReadGeneration(Base):
+    """The read generation (one row, id 1): increased by the last statement of every
+    transaction that writes a table the client hot query reads (:mod:`disconf_web.extensions`),
+    so a read cache can tell whether a row it kept may be out of date
+    (:mod:`disconf_web.protocol.read_cache`). The migration inserts the row; nothing else
+    inserts or deletes rows here."""
+
+    __tablename__ = "read_generation"
+    __table_args__ = TABLE_ARGS
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
+    value: so.Mapped[int] = so.mapped_column(sa.BigInteger)

@@ -3,7 +3,9 @@
 :func:`init_app` registers one :class:`ClientProtocol` per Flask app in ``app.extensions`` (with
 that app's own :class:`LastServed`, so two apps in one process never see each other's values);
 the Flask blueprint :mod:`disconf_web.api.client` and the WSGI fast path
-:mod:`disconf_web.fastpath` are its two thin adapters.
+:mod:`disconf_web.fastpath` are its two thin adapters. Its read cache
+(:mod:`disconf_web.protocol.read_cache`) is bounded by ``READ_CACHE_MAX_BYTES`` (default 64 MiB;
+``0`` turns it off).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .answers import client_request as client_request
 from .credentials import HEADER as HEADER
 from .last_served import LastServed as LastServed
 from .last_served import Served as Served
+from .read_cache import DEFAULT_MAX_BYTES
 
 __all__ = [
     "ENDPOINTS",
@@ -65,7 +68,9 @@ def init_app(app: Flask) -> ClientProtocol:
         zk_prefix=str(app.config["ZK_PREFIX"]),
         last_served=last_served,
         trusted_proxies=gray_targeting.trusted_proxies(app.config),
+        read_cache_max_bytes=int(app.config.get("READ_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)),
     )
+    get_db(app).on_dispose(protocol.close)
     app.extensions[EXTENSION_KEY] = protocol
     return protocol
 

@@ -56,9 +56,10 @@ from disconf_core.hashing import content_md5
 
 from ..extensions import Database
 from ..gray import targeting as gray_targeting
-from ..models import App, Config, ConfigStatus, Env, GrayRelease
-from .credentials import HEADER, AppReadCredential, credential_matches
+from .credentials import HEADER, credential_matches
 from .last_served import LastServed, Served, ServedKey
+from .queries import APP, ENV, LIST, ONE, ONE_TAGGED
+from .read_cache import DEFAULT_MAX_BYTES, FreshnessGate, GenerationReader, ReadCache
 
 __all__ = ["ENDPOINTS", "Answer", "ClientProtocol", "ClientRequest", "client_request"]
 
@@ -79,58 +80,6 @@ ENDPOINTS: dict[str, str] = {
 }
 _LOOKUP_ENDPOINTS = frozenset({ENDPOINTS["/api/config/item"], ENDPOINTS["/api/config/file"]})
 _PARAMS = ("app", "env", "version", "type", "name")
-
-_C = Config.__table__
-_A = App.__table__
-_E = Env.__table__
-_R = AppReadCredential.__table__
-_G = GrayRelease.__table__
-
-_ONE = (
-    sa.select(_C.c.value, _C.c.md5, _R.c.token_hash, _G.c.id, _G.c.value, _G.c.md5, _G.c.target)
-    .select_from(
-        _C.join(_A, _A.c.id == _C.c.app_id)
-        .join(_E, _E.c.id == _C.c.env_id)
-        .outerjoin(_R, _R.c.app_id == _A.c.id)
-        .outerjoin(_G, _G.c.active_config_id == _C.c.id)
-    )
-    .where(
-        _A.c.name == sa.bindparam("app"),
-        _E.c.name == sa.bindparam("env"),
-        _C.c.version == sa.bindparam("version"),
-        _C.c.type == sa.bindparam("type"),
-        _C.c.name == sa.bindparam("name"),
-        _C.c.status == int(ConfigStatus.LIVE),
-    )
-)
-_APP = (
-    sa.select(_A.c.id, _R.c.token_hash)
-    .select_from(_A.outerjoin(_R, _R.c.app_id == _A.c.id))
-    .where(_A.c.name == sa.bindparam("app"))
-)
-_ENV = sa.select(_E.c.id).where(_E.c.name == sa.bindparam("env"))
-_LIST = (
-    sa.select(
-        _C.c.id,
-        _C.c.type,
-        _C.c.status,
-        _C.c.name,
-        _C.c.value,
-        _C.c.app_id,
-        _C.c.version,
-        _C.c.env_id,
-        _C.c.created_at,
-        _C.c.updated_at,
-    )
-    .select_from(_C.join(_A, _A.c.id == _C.c.app_id).join(_E, _E.c.id == _C.c.env_id))
-    .where(
-        _A.c.name == sa.bindparam("app"),
-        _E.c.name == sa.bindparam("env"),
-        _C.c.version == sa.bindparam("version"),
-        _C.c.status == int(ConfigStatus.LIVE),
-    )
-    .order_by(_C.c.id)
-)
 
 
 @dataclass(frozen=True)
@@ -215,15 +164,16 @@ def _matches(if_none_match: str | None, md5: str) -> bool:
 
 
 class _HotStatement:
-    """``_ONE`` compiled once for the reader's dialect, run on a raw DBAPI cursor (one round
-    trip on MySQL), with one retry on a fresh connection after a database error that came within
-    ``retry_within`` seconds (a dropped pooled connection); an error that took longer (a
-    timeout: the database hangs) is not retried, so a hung database costs one bound, not two."""
+    """A hot query (``ONE`` or ``ONE_TAGGED``) compiled once for the reader's dialect, run on a
+    raw DBAPI cursor (one round trip on MySQL), with one retry on a fresh connection after a
+    database error that came within ``retry_within`` seconds (a dropped pooled connection); an
+    error that took longer (a timeout: the database hangs) is not retried, so a hung database
+    costs one bound, not two."""
 
-    def __init__(self, engine: sa.Engine, retry_within: float) -> None:
+    def __init__(self, engine: sa.Engine, retry_within: float, query: sa.Select[Any] = ONE) -> None:
         self.engine = engine
         self.retry_within = retry_within
-        compiled = _ONE.compile(dialect=engine.dialect)
+        compiled = query.compile(dialect=engine.dialect)
         self.sql = compiled.string
         self.positional = bool(compiled.positional)
         given = dict.fromkeys(_PARAMS)
@@ -274,6 +224,7 @@ class ClientProtocol:
         zk_prefix: str,
         last_served: LastServed,
         trusted_proxies: gray_targeting.TrustedProxies | None = None,
+        read_cache_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.database = database
         self.last_served = last_served
@@ -283,6 +234,17 @@ class ClientProtocol:
         self._hosts = envelope_bytes(1, "", zk_hosts)
         self._prefix = envelope_bytes(1, "", zk_prefix)
         self._statement: _HotStatement | None = None
+        self._tagged: _HotStatement | None = None
+        self.read_cache: ReadCache | None = None
+        if read_cache_max_bytes > 0:
+            timeouts = database.timeouts
+            gate = FreshnessGate(
+                self._read_generation,
+                wait_bound=timeouts.pool + timeouts.connect + 2 * timeouts.read,
+                errors=(Exception,),
+            )
+            self.read_cache = ReadCache(gate, read_cache_max_bytes)
+        self._generation_reader: GenerationReader | None = None
 
     @property
     def statement(self) -> _HotStatement:
@@ -291,6 +253,44 @@ class ClientProtocol:
                 self.database.reader, retry_within=self.database.timeouts.connect
             )
         return self._statement
+
+    @property
+    def tagged_statement(self) -> _HotStatement:
+        if self._tagged is None:
+            self._tagged = _HotStatement(
+                self.database.reader, self.database.timeouts.connect, ONE_TAGGED
+            )
+        return self._tagged
+
+    def _read_generation(self) -> int:
+        if self._generation_reader is None:
+            self._generation_reader = GenerationReader(
+                self.database.reader, retry_within=self.database.timeouts.connect
+            )
+        return self._generation_reader()
+
+    def close(self) -> None:
+        """Return the gate's connection (the app is shutting down)."""
+        reader, self._generation_reader = self._generation_reader, None
+        if reader is not None:
+            reader.close()
+
+    def _row(self, key: ServedKey, values: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The hot query's row for ``key``: a kept one the gate proves current, else the
+        query's (database errors are raised as the statement raises them)."""
+        cache = self.read_cache
+        if cache is None or not cache.tagging():
+            return self.statement.first(values)
+        row = cache.fresh(key)
+        if row is not None:
+            return row
+        tagged = self.tagged_statement.first(values)
+        if tagged is None:
+            cache.discard(key)
+            return None
+        row = tagged[:-1]
+        cache.put(key, tagged[-1], row)
+        return row
 
     def answer(self, request: ClientRequest) -> Answer:
         """The answer to a ``GET`` of one of :data:`ENDPOINTS` (KeyError for other paths)."""
@@ -379,7 +379,7 @@ class ClientProtocol:
         values = dict(zip(_PARAMS, key, strict=True))
         statement = self.statement
         try:
-            row = statement.first(values)
+            row = self._row(key, values)
         except statement.errors as exc:
             log.warning("client read of %r: database unavailable: %r", key, exc)
             rule = self._gray.get(key)
@@ -424,13 +424,13 @@ class ClientProtocol:
     def _app_and_env(self, app: str, env: str | None) -> tuple[bool, str | None, bool]:
         """(app exists, its credential hash, env exists) in one connection."""
         with self.database.reader.connect() as connection:
-            found = connection.execute(_APP, {"app": app}).first()
+            found = connection.execute(APP, {"app": app}).first()
             if found is None:
                 return False, None, False
             credential = None if found[1] is None else str(found[1])
             if env is None:
                 return True, credential, True
-            return True, credential, connection.execute(_ENV, {"env": env}).first() is not None
+            return True, credential, connection.execute(ENV, {"env": env}).first() is not None
 
     def _miss(self, request: ClientRequest, endpoint: str, kind: ConfigType) -> Answer:
         """Only on a miss: name the unknown app or env, else the config is missing."""
@@ -466,7 +466,7 @@ class ClientProtocol:
             if not env_known:
                 return self._json(endpoint, 200, _list_error(f"env {args['env']} doesn't exist"))
             with self.database.reader.connect() as connection:
-                rows = connection.execute(_LIST, params).all()
+                rows = connection.execute(LIST, params).all()
         except self.statement.errors as exc:
             return self._unavailable(endpoint, _reason(exc))
         result = [
