@@ -29,6 +29,18 @@ earlier successful write, so it carries their revision or a newer one. A node de
 is harmless (clients re-download), and a row is never marked delivered before ZooKeeper holds
 its revision or a newer one, so none is lost.
 
+The publish's own delivery (:meth:`Notifier.deliver_own`) takes both reads before the ``set``
+off the client's path, keeping that proof. The stat may be read at any time before the database
+read, so the publisher starts it (:meth:`Notifier.read_stat_early`, not waiting) when the
+request begins, and it travels while the publish guard and the transaction run. And when
+ZooKeeper had already answered it before the publish's transaction began
+(:meth:`EarlyStat.seal`), the database read is not needed either: the config row lock makes the
+publish's new row the node's latest when it commits, and every write that succeeded before the
+stat read had read the database before that commit, so it carried an older row; the publish
+writes its own row's data with ``set(version=stat)``. A stat answered later is followed by the
+usual database read. Any failed versioned set starts the usual loop over; nothing is remembered
+across publishes (a node deleted and re-created restarts its version count).
+
 Error Handling
 --------------
 * ZooKeeper down at start, ``SUSPENDED`` or paused: requests never wait beyond the inline budget
@@ -50,7 +62,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
@@ -67,10 +81,10 @@ from disconf_core import DisconfError
 
 from . import outbox
 from .extensions import Database
-from .outbox import NodeKey
+from .outbox import NodeKey, OutboxRow
 from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable, node_path_problem
 
-__all__ = ["DeliveryRefused", "Notifier", "ZooKeeperUnavailable"]
+__all__ = ["DeliveryRefused", "EarlyStat", "Notifier", "ZooKeeperUnavailable"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +123,35 @@ PENDING = _Outcome("PENDING")  # transient: the rows stay pending, only this nod
 
 class DeliveryRefused(DisconfError):
     """ZooKeeper can never store this node's notification (the row is marked failed)."""
+
+
+class EarlyStat:
+    """A node's stat read, sent before the publish that adds the node's row commits
+    (:meth:`Notifier.read_stat_early`; see "Ordering" in the module docstring)."""
+
+    def __init__(self, path: str, answer: Any) -> None:
+        self.path = path
+        self._answer = answer
+        self.answered_before_commit = False
+
+    def seal(self) -> None:
+        """Call right before the transaction that adds the node's row begins: records whether
+        ZooKeeper has answered already (only then may the delivery skip the database read)."""
+        self.answered_before_commit = bool(self._answer.ready())
+
+    def result(self, deadline: float) -> Any:
+        """The node's ``ZnodeStat`` (None: no node), waiting at most until ``deadline``."""
+        return self._answer.get(timeout=_remaining(deadline))
+
+
+@dataclass(frozen=True)
+class _FirstRound:
+    """What the first round of a node's delivery already has: the early stat, and the row
+    the publish committed after it (written without a database read when the stat was
+    answered before that commit)."""
+
+    early: EarlyStat
+    row: OutboxRow
 
 
 class Notifier:
@@ -227,6 +270,75 @@ class Notifier:
         self._wake.set()
         return "failed" if failed else "pending"
 
+    def read_stat_early(self, path: str) -> EarlyStat | None:
+        """Send the stat read of ``path`` now without waiting for it (for :meth:`deliver_own`);
+        None when ZooKeeper is disabled or not connected or ``path`` cannot be a node (the
+        delivery then reads the stat itself)."""
+        if not self.enabled or node_path_problem(path) is not None:
+            return None
+        self.ensure_started()
+        if not self.connected:
+            return None
+        try:
+            return EarlyStat(path, self.connection.client().exists_async(path))
+        except Exception as exc:  # noqa: BLE001 - the delivery reads the stat itself
+            log.info("early stat read of %s not sent: %s", path, exc)
+            return None
+
+    def deliver_own(
+        self,
+        rows: Sequence[OutboxRow],
+        early: Mapping[str, EarlyStat],
+        timeout: float | None = None,
+    ) -> str:
+        """Inline delivery of the rows a publish has just committed (the caller knows them:
+        no database read to find them), with the stat reads it sent early (``early``, by
+        path); answers like :meth:`deliver_inline`. A node without an early stat is delivered
+        as :meth:`deliver_inline` does."""
+        if not rows:
+            return "none"
+        if not self.connected:
+            self._wake.set()
+            return "pending"
+        budget = self.inline_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        failed = False
+        left: list[bool] = []  # per node: some row of ``rows`` is not delivered yet
+        try:
+            groups: dict[NodeKey, list[OutboxRow]] = {}
+            for row in rows:
+                groups.setdefault(row.key, []).append(row)
+            for key, own in groups.items():
+                if time.monotonic() >= deadline:
+                    left.append(True)
+                    break  # the budget is spent: the sweeper delivers the rest
+                ids = [row.id for row in own]
+                newest = max(own, key=lambda row: row.id)
+                stat = early.get(key.path)
+
+                def settle(key: NodeKey, up_to: int, ids: list[int] = ids) -> int:
+                    marked, undelivered = outbox.settle(self.db, key, up_to, ids)
+                    left.append(undelivered > 0)
+                    return marked
+
+                outcome = self._deliver_group(
+                    key,
+                    ids,
+                    deadline,
+                    first=None if stat is None else _FirstRound(stat, newest),
+                    settle=settle,
+                )
+                if outcome is FAILED:
+                    failed = True
+                if isinstance(outcome, _Outcome):
+                    left.append(True)
+            if not any(left):
+                return "delivered"
+        except Exception as exc:  # noqa: BLE001 - the sweeper retries; the request must succeed
+            log.warning("inline notification delivery failed (will retry): %s", exc)
+        self._wake.set()
+        return "failed" if failed else "pending"
+
     def sweep(self, *, grace: float | None = None, timeout: float = 30.0) -> int:
         """Deliver pending rows node by node (in order of each node's first row); how many rows
         were delivered. A node that fails transiently is skipped for the rest of this sweep."""
@@ -276,11 +388,26 @@ class Notifier:
             log.warning("failed %d pending notification(s) ZooKeeper cannot store", failed)
         return failed
 
-    def _deliver_group(self, key: NodeKey, row_ids: list[int], deadline: float) -> int | _Outcome:
+    def _deliver_group(
+        self,
+        key: NodeKey,
+        row_ids: list[int],
+        deadline: float,
+        *,
+        first: _FirstRound | None = None,
+        settle: Callable[[NodeKey, int], int] | None = None,
+    ) -> int | _Outcome:
         """Deliver one node: how many rows were delivered, or :data:`FAILED` / :data:`PENDING`.
-        Never raises for ZooKeeper's answers; the rows' state records what happened."""
+        Never raises for ZooKeeper's answers; the rows' state records what happened.
+        ``settle(key, up_to)`` marks the rows once the node holds row ``up_to``'s data
+        (default: :func:`outbox.mark_delivered`)."""
         try:
-            return self._deliver_node(key, deadline)
+            written = self._write_newest(key, deadline, first)
+            if written is None:
+                return 0  # the rows vanished (never in practice): nothing to deliver
+            if settle is None:
+                return outbox.mark_delivered(self.db, key, written.id)
+            return settle(key, written.id)
         except DeliveryRefused as exc:
             log.warning("notification for %s refused for good: %s", key.path, exc)
             outbox.mark_failed(self.db, key, max(row_ids), f"refused: {exc}")
@@ -299,7 +426,11 @@ class Notifier:
                 log.warning("could not record the failed attempt for %s", key.path)
             return PENDING
 
-    def _deliver_node(self, key: NodeKey, deadline: float) -> int:
+    def _write_newest(
+        self, key: NodeKey, deadline: float, first: _FirstRound | None = None
+    ) -> OutboxRow | None:
+        """Write the node's latest row (see "Ordering"); the row written, or None when the node
+        has no row. ``first``: the early stat (and the publish's own row) of the first round."""
         problem = node_path_problem(key.path)
         if problem is not None:
             raise DeliveryRefused(problem)
@@ -307,10 +438,19 @@ class Notifier:
             zk = self.connection.client()
             # Read the node first, then the database: a successful versioned set below proves
             # no one wrote the node since, so what we write is at least as new as their write.
-            stat = zk.exists_async(key.path).get(timeout=_remaining(deadline))
-            row = outbox.latest(self.db, key)
+            if first is not None:
+                stat = first.early.result(deadline)
+                # Answered before the commit of ``first.row``: that row is the newest a reader
+                # could see after the stat, so it stands for the database read.
+                row = (
+                    first.row if first.early.answered_before_commit else outbox.latest(self.db, key)
+                )
+                first = None
+            else:
+                stat = zk.exists_async(key.path).get(timeout=_remaining(deadline))
+                row = outbox.latest(self.db, key)
             if row is None:
-                return 0  # the rows vanished (never in practice): nothing to deliver
+                return None
             data = row.data.encode("utf-8")
             if len(data) > self.max_data_bytes:
                 raise DeliveryRefused(
@@ -327,7 +467,7 @@ class Notifier:
                 zk.set_async(key.path, data, version=stat.version).get(timeout=_remaining(deadline))
             except (BadVersionError, NoNodeError):
                 continue  # another deliverer wrote (or someone deleted) the node: start over
-            return outbox.mark_delivered(self.db, key, row.id)
+            return row
         raise TimeoutError(f"node {key.path} kept changing under {MAX_ROUNDS} delivery tries")
 
     # -- the sweeper thread --------------------------------------------------------------------

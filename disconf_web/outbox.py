@@ -51,6 +51,7 @@ __all__ = [
     "mark_failed",
     "problems",
     "retry",
+    "settle",
 ]
 
 _ERROR_MAX = 1000
@@ -139,14 +140,30 @@ def _update(db: Database, where: sa.ColumnElement[bool], **values: Any) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _delivered(key: NodeKey, up_to: int) -> sa.Update:
+    return (
+        sa.update(Notification)
+        .where(_of_node(key), _PENDING, Notification.id <= up_to)
+        .values(delivered_at=utcnow(), attempts=Notification.attempts + 1)
+    )
+
+
 def mark_delivered(db: Database, key: NodeKey, up_to: int) -> int:
     """The node holds row ``up_to``'s data: every pending row of it up to there is delivered."""
-    return _update(
-        db,
-        sa.and_(_of_node(key), _PENDING, Notification.id <= up_to),
-        delivered_at=utcnow(),
-        attempts=Notification.attempts + 1,
-    )
+    with db.new_session() as session:
+        result = session.execute(_delivered(key, up_to))
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def settle(db: Database, key: NodeKey, up_to: int, ids: Sequence[int]) -> tuple[int, int]:
+    """:func:`mark_delivered`, then how many rows of ``ids`` are still not delivered (one
+    transaction, for a publish's own delivery): ``(marked, undelivered)``."""
+    with db.new_session() as session:
+        result = session.execute(_delivered(key, up_to))
+        left = session.scalar(_undelivered(ids))
+        session.commit()
+    return int(getattr(result, "rowcount", 0) or 0), int(left or 0)
 
 
 def mark_failed(db: Database, key: NodeKey, up_to: int, error: str) -> int:
@@ -170,13 +187,17 @@ def mark_attempt(db: Database, ids: Sequence[int], error: str) -> None:
     )
 
 
+def _undelivered(ids: Sequence[int]) -> sa.Select[int]:
+    return (
+        sa.select(sa.func.count())
+        .select_from(Notification)
+        .where(Notification.id.in_(list(ids)), Notification.delivered_at.is_(None))
+    )
+
+
 def all_delivered(db: Database, ids: Sequence[int]) -> bool:
     with db.new_session() as session:
-        left = session.scalar(
-            sa.select(sa.func.count())
-            .select_from(Notification)
-            .where(Notification.id.in_(list(ids)), Notification.delivered_at.is_(None))
-        )
+        left = session.scalar(_undelivered(ids))
     return left == 0
 
 

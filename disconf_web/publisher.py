@@ -12,7 +12,9 @@ instance reads (:mod:`.instances`). Views call :func:`get_publisher` and one met
 
 The services (:mod:`.services`) write the revision, the audit event and the ``Notification``
 rows in one transaction; the publisher then delivers the new rows inline (bounded by
-``NOTIFY_INLINE_TIMEOUT``). Every caller gets the same behaviour: no rows -> ``"none"``;
+``NOTIFY_INLINE_TIMEOUT``). A publish or rollback sends the stat read of its node when it
+begins, so it travels while the guard and the transaction run, and delivers the rows the
+transaction returned without reading them back (:meth:`Notifier.deliver_own`). Every caller gets the same behaviour: no rows -> ``"none"``;
 ZooKeeper disabled or not connected -> ``"pending"`` (the sweeper delivers later);
 ZooKeeper refused the data for good -> ``"failed"`` (shown in ``/metrics`` and
 ``/api/v1/notifications``).
@@ -42,12 +44,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, TypeVar
 import sqlalchemy.orm as so
 from flask import Flask
 
+from disconf_core import InvalidNameError, config_node
+
 from . import services
 from .extensions import get_db
 from .gray import releases as gray_releases
 from .guard import GuardReport, PublishGuard
 from .instances import InstanceRegistry, budget_left
-from .notifier import DEFAULT_MAX_DATA_BYTES, Notifier
+from .notifier import DEFAULT_MAX_DATA_BYTES, EarlyStat, Notifier
 from .services import ChangeResult, ConfigChange
 from .services import console as console_services
 from .settings import SettingsError
@@ -153,9 +157,23 @@ class Publisher:
         self.notifier.ensure_started()
         return self.notifier.deliver_inline(list(ids), budget_left())
 
-    def _published(self, result: ChangeResult) -> Published:
+    def _published(self, result: ChangeResult, early: EarlyStat | None = None) -> Published:
         ids = result.notification_ids if result.changed else []
-        return Published(result, self.deliver(ids))
+        if early is None or not ids or not result.notifications:
+            return Published(result, self.deliver(ids))
+        notified = self.notifier.deliver_own(
+            result.notifications, {early.path: early}, budget_left()
+        )
+        return Published(result, notified)
+
+    def _read_stat_early(self, change: ConfigChange) -> EarlyStat | None:
+        """Send the stat read of the config's node now (the publish's delivery needs it; see
+        :meth:`Notifier.deliver_own`); None when ZooKeeper is off or the name has no node."""
+        try:
+            path = config_node(self.zk_prefix, change["coords"], change["kind"], change["name"])
+        except InvalidNameError:
+            return None  # the services refuse the name
+        return self.notifier.read_stat_early(path)
 
     @_one_zookeeper_budget
     def publish_config(
@@ -176,6 +194,7 @@ class Publisher:
         a running instance would reject, raises ``GuardRefusal`` (422) unless ``force`` (an
         admin's reason) overrides the fleet check; a forced publish is audited.
         """
+        early = self._read_stat_early(change)
         gray_releases.refuse_during_gray(
             session, [(change["coords"], change["kind"], change["name"])], allow=promoting_gray
         )
@@ -187,6 +206,7 @@ class Publisher:
             functools.partial(
                 services.publish_config, content=content, promoting_gray=promoting_gray
             ),
+            early,
         )
 
     @_one_zookeeper_budget
@@ -203,6 +223,7 @@ class Publisher:
         The publish guard checks the restored value against the running fleet first (the
         instances running now may bind other types than when that revision was current).
         """
+        early = self._read_stat_early(change)
         gray_releases.refuse_during_gray(
             session, [(change["coords"], change["kind"], change["name"])]
         )
@@ -212,6 +233,7 @@ class Publisher:
             self._past_value(session, to_revision, change),
             force,
             functools.partial(services.rollback_config, to_revision=to_revision),
+            early,
         )
 
     def _guarded(
@@ -221,10 +243,11 @@ class Publisher:
         content: bytes | str | None,
         force: str | None,
         commit: Callable[..., ChangeResult],
+        early: EarlyStat | None = None,
     ) -> Published:
         """One config's change through the publish guard: check ``content`` (None: nothing to
         check), ``commit`` the change (a service function, given the publisher's limits), audit
-        a forced one, then notify."""
+        a forced one, then notify (``early``: the node's stat read sent when the call began)."""
         coords = change["coords"]
         reports = []
         if content is not None:
@@ -233,12 +256,14 @@ class Publisher:
                 configs=[(coords, change["kind"], change["name"], content)],
                 force=force,
             )
+        if early is not None:
+            early.seal()  # right before the transaction that adds the node's row
         result = commit(session, max_bytes=self.max_bytes, zk_prefix=self.zk_prefix, **change)
         if force and result.changed:
             self.guard.record_forced(
                 session, reports, coords=coords, actor=change["actor"], reason=force
             )
-        return self._published(result)
+        return self._published(result, early)
 
     @staticmethod
     def _past_value(session: so.Session, number: int, change: ConfigChange) -> str | None:

@@ -63,6 +63,7 @@ from ..models import (
     RevisionAction,
     utcnow,
 )
+from ..outbox import NodeKey, OutboxRow
 from .catalog import claim_node, get_app, get_env
 from .errors import BadRequest, Conflict, NotFound, PayloadTooLarge, PreconditionFailed
 from .transactions import audit, run_transaction
@@ -104,6 +105,9 @@ class ChangeResult:
     created: bool = False
     revived: bool = False
     notification_ids: list[int] = field(default_factory=list)
+    # The same rows as the deliverer reads them (id, node, data): the publisher delivers them
+    # without reading them back.
+    notifications: list[OutboxRow] = field(default_factory=list)
 
 
 class _ConfigAndAuthor(TypedDict):
@@ -338,7 +342,7 @@ def _record(
     action: RevisionAction,
     old_value: str | None,
     now: datetime,
-) -> list[int]:
+) -> list[OutboxRow]:
     """The revision, the notification (not for a delete) and the audit event of a change."""
     session.add(
         ConfigRevision(
@@ -374,7 +378,10 @@ def _record(
         comment=change.comment,
     )
     session.flush()
-    return [] if notification is None else [notification.id]
+    if notification is None:
+        return []
+    key = NodeKey(notification.path, notification.config_id)
+    return [OutboxRow(notification.id, key, notification.data)]
 
 
 def _own_transaction(
@@ -432,13 +439,14 @@ def _stage(session: so.Session, change: _Change) -> ChangeResult:
         action = RevisionAction.CREATE
     now = utcnow()
     config = _write_row(session, rows, config, change, now)
-    ids = _record(session, config, change, action=action, old_value=old_value, now=now)
+    notified = _record(session, config, change, action=action, old_value=old_value, now=now)
     return ChangeResult(
         config=config,
         changed=True,
         created=created,
         revived=not created and not live and change.value is not None,
-        notification_ids=ids,
+        notification_ids=[row.id for row in notified],
+        notifications=notified,
     )
 
 

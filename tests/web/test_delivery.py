@@ -237,6 +237,9 @@ def test_inline_delivery_never_waits_for_the_sweeper(make_app: AppFactory,
                 requested.append(float("inf") if timeout is None else timeout)
                 return self.inner.get(block, timeout)
 
+            def ready(self) -> bool:
+                return bool(self.inner.ready())
+
         for method in ("exists_async", "set_async", "create_async", "get_children_async",
                        "get_async"):  # fmt: skip
             real = getattr(kazoo, method)
