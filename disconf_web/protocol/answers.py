@@ -101,11 +101,20 @@ class ClientRequest:
 def client_request(environ: Mapping[str, Any]) -> ClientRequest:
     """The request model of a WSGI environ, parsed as Werkzeug parses ``request.args`` (invalid
     UTF-8 stays percent-encoded), but never failing on a query string that is not UTF-8."""
-    raw = str(environ.get("QUERY_STRING", "")).encode("latin-1", "replace")
-    query = raw.decode("utf-8", "werkzeug.url_quote")
+    query = str(environ.get("QUERY_STRING", ""))
     args: dict[str, str] = {}
-    for name, value in parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"):
-        args.setdefault(name, value)
+    if query.isascii() and "%" not in query and "+" not in query:
+        # What parse_qsl returns for such a string (nothing to decode or unquote), without its
+        # per-field cost: every client read sends one (app, env, version, key, type).
+        for part in query.split("&"):
+            if part:
+                name, _, value = part.partition("=")
+                args.setdefault(name, value)
+    else:
+        raw = query.encode("latin-1", "replace")
+        decoded = raw.decode("utf-8", "werkzeug.url_quote")
+        for name, value in parse_qsl(decoded, keep_blank_values=True, errors="werkzeug.url_quote"):
+            args.setdefault(name, value)
     return ClientRequest(
         path=str(environ.get("PATH_INFO", "")),
         args=args,

@@ -116,12 +116,7 @@ class GenerationReader:
             try:
                 if self._raw is None:
                     self._raw = self.engine.raw_connection()
-                cursor = self._raw.cursor()
-                try:
-                    cursor.execute(self.sql)
-                    row = cursor.fetchone()
-                finally:
-                    cursor.close()
+                row = self._read(self._raw.dbapi_connection)
             except self.errors as exc:
                 log.debug("generation read failed (try %d/2): %r", attempt, exc)
                 self._drop()
@@ -132,6 +127,18 @@ class GenerationReader:
                 raise LookupError("the read_generation row is missing")
             return int(row[0])
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read(self, connection: Any) -> Any:
+        if hasattr(connection, "store_result"):  # mysqlclient: its C API, no cursor object
+            connection.query(self.sql)
+            rows = connection.store_result().fetch_row()
+            return rows[0] if rows else None
+        cursor = connection.cursor()
+        try:
+            cursor.execute(self.sql)
+            return cursor.fetchone()
+        finally:
+            cursor.close()
 
     def _drop(self) -> None:
         raw, self._raw = self._raw, None
@@ -167,6 +174,7 @@ class FreshnessGate:
         self.wait_bound = wait_bound
         self.errors = errors + (LookupError,)
         self.reads = 0  # rounds completed (for tests and metrics)
+        self.waiting = 0  # requests waiting for a round right now
         self._cond = threading.Condition()
         self._started = 0
         self._done = 0
@@ -187,7 +195,11 @@ class FreshnessGate:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                self._cond.wait(remaining)
+                self.waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self.waiting -= 1
             else:
                 return self._value
         return self._run_round()
