@@ -154,12 +154,18 @@ class ReadGenerationHook:
         context: Any,
         _executemany: bool,
     ) -> None:
-        if not conn.info.get(self.FLAG) and self.writes(statement, context):
+        if conn.info.get(self.FLAG) or not self.writes(statement, context):
+            return
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            self._bump(conn)  # the write is committed already: no commit event will come
+        else:
             conn.info[self.FLAG] = True
 
     def commit(self, conn: sa.Connection) -> None:
-        if not conn.info.pop(self.FLAG, False):
-            return
+        if conn.info.pop(self.FLAG, False):
+            self._bump(conn)
+
+    def _bump(self, conn: sa.Connection) -> None:
         dbapi = conn.dialect.loaded_dbapi
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
