@@ -17,6 +17,7 @@ from flask import Flask
 
 from ..extensions import get_db
 from ..gray import targeting as gray_targeting
+from ..settings import SettingsError
 from .answers import ENDPOINTS as ENDPOINTS
 from .answers import Answer as Answer
 from .answers import ClientProtocol as ClientProtocol
@@ -68,11 +69,28 @@ def init_app(app: Flask) -> ClientProtocol:
         zk_prefix=str(app.config["ZK_PREFIX"]),
         last_served=last_served,
         trusted_proxies=gray_targeting.trusted_proxies(app.config),
-        read_cache_max_bytes=int(app.config.get("READ_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)),
+        read_cache_max_bytes=_read_cache_max_bytes(app),
     )
     get_db(app).on_dispose(protocol.close)
     app.extensions[EXTENSION_KEY] = protocol
     return protocol
+
+
+def _read_cache_max_bytes(app: Flask) -> int:
+    """``READ_CACHE_MAX_BYTES`` (``DISCONF_READ_CACHE_MAX_BYTES``): bytes, ``0`` = no cache."""
+    value = app.config.get("READ_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        value = repr(value)
+    try:
+        size = int(value)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise SettingsError(
+            f"bad server settings: DISCONF_READ_CACHE_MAX_BYTES: {value!r} is not a size in bytes "
+            "(0 turns the read cache off)"
+        )
+    return size
 
 
 def get_protocol(app: Flask) -> ClientProtocol:
