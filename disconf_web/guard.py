@@ -17,7 +17,11 @@ copies and bundle imports), and in the dry run (``POST .../check``, the console'
   EPHEMERAL node per instance, ``<prefix>/<app>_<version>_<env>/schema/<instance>``
   (:func:`disconf_core.schema.item_schema`); an item's new value is converted against the
   schema of every live instance that binds it. A client that is gone has no node, so a value
-  only it would reject is accepted.
+  only it would reject is accepted. The instances' names are kept by ZooKeeper watches
+  (:class:`~disconf_web.instances.WatchedChildren`): a fleet without schema nodes costs the
+  publish no ZooKeeper round trip, and one with some costs one pipelined read of their data.
+  An instance that started less than the watch delay before the publish may be missed, as a
+  read racing its start would miss it.
 
 An admin may force a refused publish with a reason (``force``): it is stored, and an audit
 event ``config.guard_forced`` records the reason and what the fleet would reject.
@@ -253,7 +257,7 @@ class PublishGuard:
             path, what = schema_node(zk_prefix, coords), "the item schemas under"
         try:
             self.registry.wait_connected()
-            instances = self.registry.instances(path)
+            instances = self.registry.watched_instances(path)
         except Exception as exc:  # noqa: BLE001 - ZooKeeper down, paused, disabled or slow
             log.warning("publish guard: cannot read %s %s: %s", what, path, exc)
             report.fleet = "unavailable"

@@ -26,11 +26,20 @@ session that is just starting in this process. Every read is bounded by one over
 "self-check unavailable"). A node or instance that vanished meanwhile is left out. The
 collision check and the running gray releases read the database (DB down: SQLAlchemy's error,
 answered 503).
+
+The publish guard's reads (:meth:`InstanceRegistry.watched_instances`) take the children from
+:class:`WatchedChildren`, kept by one-shot ZooKeeper watches (the data is still read each time):
+a watch that fired, any state change of the connection (``SUSPENDED``, session ``LOST``,
+``CONNECTED``) and a new process (restart, fork) all make the next use read the children again;
+the watch callbacks only set a flag (never block kazoo's thread). At most ``WATCHED_NODES``
+nodes are kept per process, least recently used first out.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -59,10 +68,12 @@ from .zookeeper import ZooKeeperConnection, ZooKeeperUnavailable
 __all__ = [
     "CONNECT_WAIT",
     "READ_TIMEOUT",
+    "WATCHED_NODES",
     "ConfigCheck",
     "InstanceData",
     "InstanceRegistry",
     "SharedNode",
+    "WatchedChildren",
     "budget_left",
     "node_collisions",
     "require_own_node",
@@ -71,6 +82,9 @@ __all__ = [
 
 CONNECT_WAIT = 1.0
 READ_TIMEOUT = 2.0
+# How many nodes' children the publish guard keeps watched per process (least recently used
+# ones are forgotten; their one-shot watches fire once more at most and are ignored).
+WATCHED_NODES = 4096
 
 
 class SharedNode(DisconfError):
@@ -125,11 +139,95 @@ def _remaining(deadline: float) -> float:
     return remaining
 
 
+class _Watched:
+    """One node's children as a read with a one-shot watch left them (``names`` None: the
+    read is not back yet; ``stale``: the watch fired since)."""
+
+    __slots__ = ("client", "generation", "names", "stale")
+
+    def __init__(self, client: Any, generation: int) -> None:
+        self.client = client
+        self.generation = generation
+        self.names: list[str] | None = None
+        self.stale = False
+
+    def changed(self, _event: Any) -> None:  # on kazoo's event thread: never blocks
+        self.stale = True
+
+
+class WatchedChildren:
+    """The children of nodes, kept by ZooKeeper watches: a node read once is not read again
+    until its watch fires (a child added or removed, the node created or deleted).
+
+    Each read leaves a one-shot watch (``get_children``, or ``exists`` on a missing node, which
+    fires when it is created); the watch marks the entry stale and the next use reads again.
+    An entry counts only in the session and connection it was read in: every state change of
+    the connection (``SUSPENDED``, ``LOST``, ``CONNECTED``) starts a new generation, and
+    entries of an older one are read again (a watch may have been lost with the session).
+    Freshness: a child created less than the watch delay ago (the time ZooKeeper takes to
+    tell this process) may be missed, as a read racing the creation would miss it.
+    """
+
+    def __init__(self, connection: ZooKeeperConnection, capacity: int = WATCHED_NODES) -> None:
+        self.capacity = capacity
+        self.hits = 0
+        self._entries: OrderedDict[str, _Watched] = OrderedDict()
+        self._lock = threading.Lock()
+        self._generation = 0
+        connection.add_listener(self._on_state)
+
+    def _on_state(self, _state: str) -> None:  # a kazoo listener: never blocks
+        with self._lock:
+            self._generation += 1
+
+    def _entry(self, client: Any, path: str) -> tuple[_Watched, bool]:
+        """The node's entry and whether it can be used as it is; a new one if not."""
+        with self._lock:
+            entry = self._entries.get(path)
+            if (
+                entry is not None
+                and entry.names is not None
+                and not entry.stale
+                and entry.client is client
+                and entry.generation == self._generation
+            ):
+                self._entries.move_to_end(path)
+                self.hits += 1
+                return entry, True
+            entry = self._entries[path] = _Watched(client, self._generation)
+            self._entries.move_to_end(path)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+            return entry, False
+
+    def children(self, client: Any, path: str, deadline: float) -> list[str]:
+        """The sorted children of ``path`` ([] if it is missing), read only when not known."""
+        entry, known = self._entry(client, path)
+        if known:
+            assert entry.names is not None
+            return list(entry.names)
+        try:
+            names = client.get_children_async(path, watch=entry.changed).get(
+                timeout=_remaining(deadline)
+            )
+        except NoNodeError:
+            # No watch is left on a missing node's children: watch for its creation instead.
+            if (
+                client.exists_async(path, watch=entry.changed).get(timeout=_remaining(deadline))
+                is not None
+            ):
+                entry.stale = True  # created meanwhile: read it again next time
+            names = []
+        entry.names = sorted(names)
+        return list(entry.names)
+
+
 class InstanceRegistry:
     """Bounded, pipelined reads of instance nodes and children counts."""
 
     def __init__(self, connection: ZooKeeperConnection) -> None:
         self.connection = connection
+        self.watched = WatchedChildren(connection)
 
     @contextmanager
     def budget(self, seconds: float) -> Iterator[None]:
@@ -188,6 +286,22 @@ class InstanceRegistry:
             except NoNodeError:
                 continue  # the instance went away meanwhile
             found[path].append(InstanceData(name, data or b""))
+        return found
+
+    def watched_instances(self, path: str, timeout: float = READ_TIMEOUT) -> list[InstanceData]:
+        """Like :meth:`instances`, with the children taken from :class:`WatchedChildren`: the
+        publish guard's read, one pipelined round of ``get`` (none when there is no child)."""
+        zk = self.connection.client()
+        deadline = time.monotonic() + timeout
+        names = self.watched.children(zk, path, deadline)
+        reads = [(name, zk.get_async(f"{path}/{name}")) for name in names]
+        found: list[InstanceData] = []
+        for name, answer in reads:
+            try:
+                data, _stat = answer.get(timeout=_remaining(deadline))
+            except NoNodeError:
+                continue  # the instance went away meanwhile
+            found.append(InstanceData(name, data or b""))
         return found
 
     def count_children(self, paths: Sequence[str], timeout: float = 2.0) -> dict[str, int]:

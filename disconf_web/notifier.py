@@ -33,13 +33,14 @@ The publish's own delivery (:meth:`Notifier.deliver_own`) takes both reads befor
 off the client's path, keeping that proof. The stat may be read at any time before the database
 read, so the publisher starts it (:meth:`Notifier.read_stat_early`, not waiting) when the
 request begins, and it travels while the publish guard and the transaction run. And when
-ZooKeeper had already answered it before the publish's transaction began
-(:meth:`EarlyStat.seal`), the database read is not needed either: the config row lock makes the
-publish's new row the node's latest when it commits, and every write that succeeded before the
-stat read had read the database before that commit, so it carried an older row; the publish
-writes its own row's data with ``set(version=stat)``. A stat answered later is followed by the
-usual database read. Any failed versioned set starts the usual loop over; nothing is remembered
-across publishes (a node deleted and re-created restarts its version count).
+ZooKeeper had already answered it before the publish's transaction committed
+(:meth:`EarlyStat.seal`, called right before the commit), the database read is not needed
+either: the config row lock makes the publish's new row the node's latest when it commits, and
+every write that succeeded before the stat read had read the database before that commit, so
+it carried an older row; the publish writes its own row's data with ``set(version=stat)``. A
+stat answered later is followed by the usual database read. Any failed versioned set starts the
+usual loop over; nothing is remembered across publishes (a node deleted and re-created
+restarts its version count).
 
 Error Handling
 --------------
@@ -135,8 +136,9 @@ class EarlyStat:
         self.answered_before_commit = False
 
     def seal(self) -> None:
-        """Call right before the transaction that adds the node's row begins: records whether
-        ZooKeeper has answered already (only then may the delivery skip the database read)."""
+        """Call right before the commit of the transaction that adds the node's row: records
+        whether ZooKeeper has answered already (only then may the delivery skip the database
+        read)."""
         self.answered_before_commit = bool(self._answer.ready())
 
     def result(self, deadline: float) -> Any:

@@ -14,10 +14,10 @@ The services (:mod:`.services`) write the revision, the audit event and the ``No
 rows in one transaction; the publisher then delivers the new rows inline (bounded by
 ``NOTIFY_INLINE_TIMEOUT``). A publish or rollback sends the stat read of its node when it
 begins, so it travels while the guard and the transaction run, and delivers the rows the
-transaction returned without reading them back (:meth:`Notifier.deliver_own`). Every caller gets the same behaviour: no rows -> ``"none"``;
-ZooKeeper disabled or not connected -> ``"pending"`` (the sweeper delivers later);
-ZooKeeper refused the data for good -> ``"failed"`` (shown in ``/metrics`` and
-``/api/v1/notifications``).
+transaction returned without reading them back (:meth:`Notifier.deliver_own`). Every caller
+gets the same behaviour: no rows -> ``"none"``; ZooKeeper disabled or not connected ->
+``"pending"`` (the sweeper delivers later); ZooKeeper refused the data for good -> ``"failed"``
+(shown in ``/metrics`` and ``/api/v1/notifications``).
 
 Error Handling
 --------------
@@ -28,11 +28,13 @@ Error Handling
 * Restart: rows left pending are delivered by any process's sweeper.
 
 Gray releases (:mod:`.gray`): while a config has a running gray release, every publish,
-rollback, delete or copy that changes it is refused with 409 naming the release (one query,
-before the guard, to refuse early; the services check again after locking the config row,
-which a gray start locks too, so a publish racing a gray start cannot commit past it);
-promoting the release publishes through :meth:`Publisher.publish_config` with
-``promoting_gray``.
+rollback, delete or copy that changes it is refused with 409 naming the release. The services
+check it after locking the config row, which a gray start locks too, so a publish racing a gray
+start cannot commit past it; that one query is the whole check of a single config's change (a
+value the running fleet would reject is therefore refused by the guard, 422, before the 409). A
+copy, which may change many configs, is also checked before the guard (one query for all of
+them), to refuse early. Promoting the release publishes through
+:meth:`Publisher.publish_config` with ``promoting_gray``.
 """
 
 from __future__ import annotations
@@ -195,9 +197,6 @@ class Publisher:
         admin's reason) overrides the fleet check; a forced publish is audited.
         """
         early = self._read_stat_early(change)
-        gray_releases.refuse_during_gray(
-            session, [(change["coords"], change["kind"], change["name"])], allow=promoting_gray
-        )
         return self._guarded(
             session,
             change,
@@ -224,9 +223,6 @@ class Publisher:
         instances running now may bind other types than when that revision was current).
         """
         early = self._read_stat_early(change)
-        gray_releases.refuse_during_gray(
-            session, [(change["coords"], change["kind"], change["name"])]
-        )
         return self._guarded(
             session,
             change,
@@ -256,9 +252,13 @@ class Publisher:
                 configs=[(coords, change["kind"], change["name"], content)],
                 force=force,
             )
-        if early is not None:
-            early.seal()  # right before the transaction that adds the node's row
-        result = commit(session, max_bytes=self.max_bytes, zk_prefix=self.zk_prefix, **change)
+        result = commit(
+            session,
+            max_bytes=self.max_bytes,
+            zk_prefix=self.zk_prefix,
+            before_commit=None if early is None else early.seal,
+            **change,
+        )
         if force and result.changed:
             self.guard.record_forced(
                 session, reports, coords=coords, actor=change["actor"], reason=force
@@ -280,9 +280,6 @@ class Publisher:
 
     def delete_config(self, session: so.Session, **change: Unpack[ConfigChange]) -> Published:
         """Delete (softly) a file or item; a delete notifies nobody (``"none"``)."""
-        gray_releases.refuse_during_gray(
-            session, [(change["coords"], change["kind"], change["name"])]
-        )
         result = services.delete_config(session, zk_prefix=self.zk_prefix, **change)
         return self._published(result)
 

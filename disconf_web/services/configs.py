@@ -206,7 +206,14 @@ def notification_data(kind: ConfigType, value: str) -> str:
 
 
 def _rows(session: so.Session, coords: Coordinates) -> tuple[App, Env]:
-    return get_app(session, coords.app), get_env(session, coords.env)
+    """The app and env rows of ``coords`` in one query (:class:`NotFound` naming the missing
+    one, through the catalog's lookups, when they are not both there)."""
+    both = session.execute(
+        sa.select(App, Env).join(Env, Env.name == coords.env).where(App.name == coords.app)
+    ).first()
+    if both is None:
+        return get_app(session, coords.app), get_env(session, coords.env)
+    return both[0], both[1]
 
 
 def _find(
@@ -227,21 +234,27 @@ def _find(
         Config.name == name,
     )
     if for_update and session.get_bind().dialect.name == "sqlite":
-        _sqlite_write_lock(session, where)
+        return _sqlite_write_lock(session, where)
     query = sa.select(Config).where(*where)
     return session.scalar(query.with_for_update() if for_update else query)
 
 
-def _sqlite_write_lock(session: so.Session, where: tuple[sa.ColumnElement[bool], ...]) -> None:
+def _sqlite_write_lock(
+    session: so.Session, where: tuple[sa.ColumnElement[bool], ...]
+) -> Config | None:
     """SQLite has no row locks, and its driver runs a transaction's reads before its first write
     outside of it: a locking read would read a state that a concurrent writer is about to
     change. A no-op write first takes the database's write lock (waiting up to its
     ``busy_timeout`` for the other writer's commit), so the reads that follow see the latest
     committed state and nobody commits in between, as ``SELECT ... FOR UPDATE`` guarantees on
-    MySQL."""
-    session.execute(
-        sa.update(Config).where(*where).values(revision=Config.revision),
-        execution_options={"synchronize_session": False},
+    MySQL. The write returns the row it matched (``RETURNING``): the locked read in the same
+    statement."""
+    return session.scalar(
+        sa.update(Config)
+        .where(*where)
+        .values(revision=Config.revision)
+        .returning(Config)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
 
 
@@ -385,7 +398,10 @@ def _record(
 
 
 def _own_transaction(
-    session: so.Session, change: ConfigChange, work: Callable[[], ChangeResult]
+    session: so.Session,
+    change: ConfigChange,
+    work: Callable[[], ChangeResult],
+    before_commit: Callable[[], None] | None = None,
 ) -> ChangeResult:
     """Run ``work`` (a ``_stage``) as a change that commits on its own (the ``stage_*``
     functions run in the caller's): a unique-constraint violation means someone changed the
@@ -397,6 +413,7 @@ def _own_transaction(
         work,
         conflict=f"{label} in {change['coords']} was changed concurrently by someone else; "
         "fetch it again and retry",
+        before_commit=before_commit,
     )
 
 
@@ -457,13 +474,15 @@ def publish_config(
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
     promoting_gray: int | None = None,
+    before_commit: Callable[[], None] | None = None,
     **change: Unpack[ConfigChange],
 ) -> ChangeResult:
     """Create the config, publish a new revision, or revive a deleted one.
 
     Publishing the value it already has changes nothing (``changed=False``, no revision).
     Refused (:class:`Conflict`) while the config has a running gray release, unless
-    ``promoting_gray`` is its id.
+    ``promoting_gray`` is its id. ``before_commit()`` runs right before the commit
+    (:func:`~disconf_web.services.transactions.run_transaction`).
     """
     return _own_transaction(
         session,
@@ -476,6 +495,7 @@ def publish_config(
             promoting_gray=promoting_gray,
             **change,
         ),
+        before_commit,
     )
 
 
@@ -521,9 +541,11 @@ def rollback_config(
     to_revision: int,
     max_bytes: int = DEFAULT_MAX_BYTES,
     zk_prefix: str = "/disconf",
+    before_commit: Callable[[], None] | None = None,
     **change: Unpack[ConfigChange],
 ) -> ChangeResult:
-    """Publish the value a past revision set, as a new ``rollback`` revision."""
+    """Publish the value a past revision set, as a new ``rollback`` revision
+    (``before_commit`` as in :func:`publish_config`)."""
     coords, kind, name = change["coords"], change["kind"], change["name"]
     if isinstance(to_revision, bool) or not isinstance(to_revision, int) or to_revision < 1:
         raise BadRequest(f"revision must be a positive integer, not {to_revision!r}")
@@ -549,6 +571,7 @@ def rollback_config(
         session,
         change,
         lambda: _stage(session, _Change(value, RevisionAction.ROLLBACK, zk_prefix, **change)),
+        before_commit,
     )
 
 

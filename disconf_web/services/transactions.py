@@ -95,17 +95,28 @@ def is_deadlock(exc: sa.exc.DBAPIError) -> bool:
     return bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
-def run_transaction(session: so.Session, work: Callable[[], T], *, conflict: str) -> T:
+def run_transaction(
+    session: so.Session,
+    work: Callable[[], T],
+    *,
+    conflict: str,
+    before_commit: Callable[[], None] | None = None,
+) -> T:
     """``work()`` inside :func:`transaction`; run again if the database broke a deadlock.
 
     ``work`` must do all its reads and writes inside the call (it is run from the start after
     the rollback). Any other error, and the deadlock of the last attempt, is raised as
-    :func:`transaction` raises it.
+    :func:`transaction` raises it. ``before_commit()`` is called after ``work`` and right
+    before the commit of each attempt (the publisher notes whether ZooKeeper has answered its
+    stat read before the new rows become visible).
     """
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
             with transaction(session, conflict=conflict):
-                return work()
+                result = work()
+                if before_commit is not None:
+                    before_commit()
+                return result
         except sa.exc.OperationalError as exc:
             if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
                 raise

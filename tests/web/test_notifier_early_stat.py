@@ -19,6 +19,7 @@ from flask import Flask
 from kazoo.client import KazooClient
 
 from disconf_web import get_notifier, outbox
+from disconf_web.notifier import EarlyStat
 from tests.helpers import wait_until
 
 from .conftest import make_tokens
@@ -59,8 +60,18 @@ def test_a_stat_answered_before_the_commit_needs_no_database_read(
     make_app: AppFactory, zk_hosts: str, zk: KazooClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, _second, admin = _two_apps(make_app, zk_hosts)
+    real_seal = EarlyStat.seal
+    sealed: list[bool] = []
+
+    def seal_once_answered(self: EarlyStat) -> None:
+        self._answer.get(timeout=10)  # make sure ZooKeeper has answered before the commit
+        real_seal(self)
+        sealed.append(self.answered_before_commit)
+
+    monkeypatch.setattr(EarlyStat, "seal", seal_once_answered)
     reads = _count_latest_reads(monkeypatch)
     answer = first.test_client().put(f"{BASE}/items/k", json={"value": "1"}, headers=admin)
+    assert sealed == [True]
     assert answer.get_json()["notification"] == "delivered"
     assert zk.get(f"{NODE}/item/k")[0] == b"1"
     assert reads == []  # the publish wrote its own row: the stat was in before its commit
