@@ -84,6 +84,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .protocol import init_app as init_client_protocol
 
     init_client_protocol(app)  # the Disconf client endpoints' answers and last-served values
+    from .metrics import watch_read_cache
+
+    watch_read_cache(app)  # the read cache's hits and the freshness gate's reads in /metrics
 
     from .fastpath import install_fast_path
 

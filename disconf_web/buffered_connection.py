@@ -44,6 +44,8 @@ from gunicorn.asgi import parser as http_parser  # type: ignore[import-untyped]
 
 from disconf_core import DisconfError
 
+from .protocol.answers import RECEIVED
+
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
@@ -446,6 +448,7 @@ class BufferedConnection(asyncio.Protocol):
             "wsgi.multithread": True,
             "wsgi.multiprocess": True,
             "wsgi.run_once": False,
+            RECEIVED: time.monotonic(),  # read whole by now (the read cache's freshness gate)
         }
         if parser.content_length is not None or body:
             environ["CONTENT_LENGTH"] = str(len(body))

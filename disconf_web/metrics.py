@@ -4,8 +4,12 @@ Two kinds of series, chosen by where the truth lives:
 
 * **per request** (counted in the process that served the request): ``disconf_http_requests``
   (counter by Flask endpoint, method and status), ``disconf_http_request_duration_seconds``
-  (histogram by endpoint and method) and ``disconf_client_fetches`` (counter of the Disconf
-  client endpoints by endpoint and outcome: ``found``, ``not_found``, ``ok``, ``error``).
+  (histogram by endpoint and method), ``disconf_client_fetches`` (counter of the Disconf
+  client endpoints by endpoint and outcome: ``found``, ``not_found``, ``ok``, ``error``),
+  ``disconf_read_cache_lookups`` (client reads by what the read cache did: ``hit``, ``stale``,
+  ``miss``, ``unchecked``) and ``disconf_read_gate_reads`` (the freshness gate's generation
+  reads; hits plus stale lookups per read is how many requests one read answers;
+  :mod:`disconf_web.protocol.read_cache`).
   Under gunicorn several workers serve requests; when ``PROMETHEUS_MULTIPROC_DIR`` is set
   (``disconf-web serve`` and ``quickstart`` set it to a fresh directory by themselves,
   :func:`disconf_web.serving.prepare_metrics_dir`) every worker writes its
@@ -60,6 +64,7 @@ __all__ = [
     "init_metrics",
     "record_request",
     "render_metrics",
+    "watch_read_cache",
 ]
 
 log = logging.getLogger(__name__)
@@ -97,6 +102,18 @@ class _RequestMetrics:
             "disconf_client_fetches",
             "Requests to the Disconf client endpoints, by endpoint and outcome.",
             ["endpoint", "outcome"],
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "disconf_read_cache_lookups",
+            "Client reads by what the read cache did: hit (a kept row the freshness gate proved "
+            "current), stale (kept but older), miss (nothing kept), unchecked (no gate read).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.gate_reads = Counter(
+            "disconf_read_gate_reads",
+            "Generation reads of the read cache's freshness gate (one per batch of requests).",
             registry=self.registry,
         )
         # labelled children of the hot path, by (endpoint, method, status, path, outcome)
@@ -358,6 +375,35 @@ def _metrics_view() -> Response:
         200,
         content_type=CONTENT_TYPE,
     )
+
+
+def watch_read_cache(app: Flask) -> None:
+    """Count the read cache's lookups and the freshness gate's reads of ``app``'s client
+    protocol (:mod:`disconf_web.protocol.read_cache`) in this process's request metrics."""
+    from .protocol import get_protocol
+
+    cache = get_protocol(app).read_cache
+    if cache is None:
+        return
+    lookups: dict[str, Any] = {}
+
+    def lookup(result: str) -> None:
+        try:
+            child = lookups.get(result)
+            if child is None:
+                child = lookups[result] = _request_metrics().cache_lookups.labels(result)
+            child.inc()
+        except Exception:  # noqa: BLE001 - metrics never break an answer
+            log.exception("could not record read cache metrics")
+
+    def gate_round() -> None:
+        try:
+            _request_metrics().gate_reads.inc()
+        except Exception:  # noqa: BLE001 - metrics never break an answer
+            log.exception("could not record read cache metrics")
+
+    cache.observe = lookup
+    cache.gate.observe_round = gate_round
 
 
 def init_metrics(app: Flask) -> None:

@@ -61,7 +61,7 @@ from .last_served import LastServed, Served, ServedKey
 from .queries import APP, ENV, LIST, ONE, ONE_TAGGED
 from .read_cache import DEFAULT_MAX_BYTES, FreshnessGate, GenerationReader, ReadCache
 
-__all__ = ["ENDPOINTS", "Answer", "ClientProtocol", "ClientRequest", "client_request"]
+__all__ = ["ENDPOINTS", "RECEIVED", "Answer", "ClientProtocol", "ClientRequest", "client_request"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ ENDPOINTS: dict[str, str] = {
 }
 _LOOKUP_ENDPOINTS = frozenset({ENDPOINTS["/api/config/item"], ENDPOINTS["/api/config/file"]})
 _PARAMS = ("app", "env", "version", "type", "name")
+#: The environ key under which the serving front (:mod:`disconf_web.buffered_connection`) puts
+#: ``time.monotonic()`` taken when it had read the request whole: after the client sent it, so
+#: after any notification the client acted on (the read cache's freshness gate needs no more).
+RECEIVED = "disconf.received"
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,9 @@ class ClientRequest:
     labels: str | None = None
     remote_addr: str | None = None
     forwarded_for: str | None = None
+    #: ``time.monotonic()`` when the serving front had read the request whole (``RECEIVED``),
+    #: else None (then the time the read cache is asked stands for it).
+    received: float | None = None
 
 
 def client_request(environ: Mapping[str, Any]) -> ClientRequest:
@@ -124,7 +131,12 @@ def client_request(environ: Mapping[str, Any]) -> ClientRequest:
         labels=environ.get("HTTP_X_DISCONF_LABELS"),
         remote_addr=environ.get("REMOTE_ADDR"),
         forwarded_for=environ.get("HTTP_X_FORWARDED_FOR"),
+        received=_received(environ.get(RECEIVED)),
     )
+
+
+def _received(value: Any) -> float | None:
+    return value if isinstance(value, float) else None
 
 
 @dataclass(frozen=True)
@@ -284,13 +296,15 @@ class ClientProtocol:
         if reader is not None:
             reader.close()
 
-    def _row(self, key: ServedKey, values: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _row(
+        self, key: ServedKey, values: dict[str, Any], arrived: float | None = None
+    ) -> tuple[Any, ...] | None:
         """The hot query's row for ``key``: a kept one the gate proves current, else the
         query's (database errors are raised as the statement raises them)."""
         cache = self.read_cache
         if cache is None or not cache.tagging():
             return self.statement.first(values)
-        row = cache.fresh(key)
+        row = cache.fresh(key, arrived)
         if row is not None:
             return row
         tagged = self.tagged_statement.first(values)
@@ -388,7 +402,7 @@ class ClientProtocol:
         values = dict(zip(_PARAMS, key, strict=True))
         statement = self.statement
         try:
-            row = self._row(key, values)
+            row = self._row(key, values, request.received)
         except statement.errors as exc:
             log.warning("client read of %r: database unavailable: %r", key, exc)
             rule = self._gray.get(key)

@@ -29,10 +29,18 @@ Why a client can never get the previous revision after its notification
    ``g_p`` and is not served; the query runs.
 
 This holds across any number of web nodes and processes (they share only the database) and
-needs no ZooKeeper watch. Reads are batched: at most one gate read is in flight per process; a
-request that arrives while one is in flight waits for the *next* one (the one in flight may have
-started before the request arrived), and one completed read answers every request waiting for
-it. A request that finds no kept row skips the gate and runs the tagged query directly.
+needs no ZooKeeper watch. "Arrived" is when the serving front had read the request whole
+(``time.monotonic()`` in the environ, :data:`disconf_web.protocol.answers.RECEIVED`; the time
+the cache is asked when a request comes another way): the client sent it after its
+notification, so any read that started later sees the publish. Reads are shared: a request that
+waited in the worker's queue while a read started and completed is answered by that read at
+once; otherwise it joins the read in flight if that one started after it arrived, or waits for
+the next one (at most one is in flight per process); under load the next one's start is held
+for at most :data:`GATHER_SECONDS`, until :data:`GATHER_BATCH` requests wait for it, so one read
+answers every app thread of the worker (an idle server never waits: only while the last read
+answered more than one request). ``/metrics`` counts the reads
+(``disconf_read_gate_reads``) and the lookups by result (``disconf_read_cache_lookups``). A
+request that finds no kept row skips the gate and runs the tagged query directly.
 
 SQLite (the embedded default) uses the same mechanism: the generation and the row are read by
 one statement (one WAL snapshot), writers are serialised by the database lock. There a gate read
@@ -60,6 +68,7 @@ Error Handling
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +94,12 @@ log = logging.getLogger(__name__)
 
 #: Default bound of the kept rows, in bytes (``READ_CACHE_MAX_BYTES``; 0 turns the cache off).
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+#: At most this long a round's start is held to gather the requests arriving with it (only
+#: while the last round answered more than one: an idle server never waits), and
+GATHER_SECONDS = 0.0005
+#: the number of requests after which it starts at once (the app threads of a worker).
+GATHER_BATCH = 4  # = disconf_web.serving.THREADS (a test checks)
 
 #: Seconds between two probes of the generation table while it cannot be read.
 PROBE_INTERVAL = 30.0
@@ -155,14 +170,23 @@ class GenerationReader:
             raw.close()
 
 
+def _ignore(_value: Any) -> None:
+    return None
+
+
 class FreshnessGate:
     """Generation reads shared by the requests of one process, each answer from a read that
     started after the asking request arrived (see the module docstring).
 
-    Rounds are numbered: a request arriving when ``started`` rounds have begun needs round
-    ``started + 1`` or later. If none is in flight it runs that round itself (in its own thread);
-    otherwise it waits, at most :attr:`wait_bound` seconds, until one at or past its round
-    completed. ``read`` returns the generation or raises; a failed round answers ``None``."""
+    A request passes the time it *arrived* (``time.monotonic()`` when the serving front had
+    read it whole; the time of the call when not given): any read that started later answers
+    it. So a request that waited in the worker's queue while a read ran is answered by that
+    read at once, and a read is needed only when none started after the arrival: at most one
+    is in flight per process; a request that arrived after the one in flight started waits for
+    the next (at most :attr:`wait_bound` seconds); the next one's start is held for at most
+    :attr:`gather` seconds until :attr:`batch` requests wait for it, when the last round
+    answered more than one (an idle server never waits). ``read`` returns the generation or
+    raises; a failed round answers ``None``."""
 
     def __init__(
         self,
@@ -170,31 +194,62 @@ class FreshnessGate:
         *,
         wait_bound: float,
         errors: tuple[type[BaseException], ...] = (Exception,),
+        gather: float = GATHER_SECONDS,
+        batch: int = GATHER_BATCH,
     ) -> None:
         self.read = read
         self.wait_bound = wait_bound
         self.errors = errors + (LookupError,)
+        self.gather = gather
+        self.batch = max(1, batch)
         self.reads = 0  # rounds completed (for tests and metrics)
         self.waiting = 0  # requests waiting for a round right now
-        self._cond = threading.Condition()
-        self._started = 0
-        self._done = 0
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._gathered = threading.Condition(lock)  # the round's starter, while gathering
+        self._started = 0  # rounds started
+        self._done = 0  # rounds completed
         self._in_flight = False
-        self._value: int | None = None
+        self._gathering = False
+        self._flight_began = -math.inf  # when the round in flight started its read
+        self._last_began = -math.inf  # when the last completed round started its read
+        self._value: int | None = None  # what the last completed round read
+        self._pending = 0  # requests waiting for the next round to start
+        self._joined = 0  # requests of the round in flight
+        self._last_joined = 0  # requests the last completed round answered
+        #: Called after each round (``/metrics``).
+        self.observe_round: Callable[[], None] = _nothing
 
-    def current(self) -> int | None:
-        """The generation read by a round that started after this call; None if it failed or
-        did not complete within :attr:`wait_bound`."""
+    def current(self, arrived: float | None = None) -> int | None:
+        """The generation read by a round that started after ``arrived`` (default: now); None
+        if that round failed or none completed within :attr:`wait_bound`."""
+        if arrived is None:
+            arrived = time.monotonic()
         with self._cond:
-            target = self._started + 1
+            if self._last_began > arrived:
+                return self._value  # a read that started after the arrival has completed
+            if self._in_flight and not self._gathering and self._flight_began > arrived:
+                target = self._started  # the read in flight started after the arrival
+                self._joined += 1
+            else:
+                target = self._started + 1
+                self._pending += 1
+                if self._gathering and self._pending >= self.batch:
+                    self._gathered.notify()
             deadline = time.monotonic() + self.wait_bound
             while self._done < target:
                 if not self._in_flight:
-                    self._started += 1  # == target: rounds before it have all completed
                     self._in_flight = True
+                    if self.gather > 0 and self._last_joined > 1 and self._pending < self.batch:
+                        self._gather()
+                    self._started += 1  # == target: rounds before it have all completed
+                    self._joined, self._pending = self._pending, 0
+                    self._flight_began = time.monotonic()  # the read starts after this
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if self._started < target:
+                        self._pending -= 1
                     return None
                 self.waiting += 1
                 try:
@@ -204,6 +259,17 @@ class FreshnessGate:
             else:
                 return self._value
         return self._run_round()
+
+    def _gather(self) -> None:
+        """Hold the round's start (lock held, released while waiting) for at most
+        :attr:`gather` seconds, until :attr:`batch` requests wait for it: under load the other
+        app threads reach the gate a few microseconds after the first, and one read then
+        answers them all. The read starts after the gathering, so after every arrival."""
+        self._gathering = True
+        try:
+            self._gathered.wait(self.gather)
+        finally:
+            self._gathering = False
 
     def _run_round(self) -> int | None:
         value: int | None = None
@@ -215,10 +281,17 @@ class FreshnessGate:
             with self._cond:
                 self._done = self._started
                 self._value = value
+                self._last_began = self._flight_began
                 self._in_flight = False
+                self._last_joined = self._joined
                 self.reads += 1
                 self._cond.notify_all()
+        self.observe_round()
         return value
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -241,6 +314,10 @@ class ReadCache:
         self._tagging = False  # the generation table has been read: run the tagged query
         self._next_probe = 0.0
         self._bypass = False  # the last gate read failed: skip the gate until a query succeeds
+        #: Called with each lookup's result: ``hit`` (a kept row the gate proved current),
+        #: ``stale`` (kept, but older than the gate's generation), ``miss`` (nothing kept) or
+        #: ``unchecked`` (the gate could not be read: the query ran) (``/metrics``).
+        self.observe: Callable[[str], None] = _ignore
 
     def tagging(self) -> bool:
         """Whether to run the tagged query; probes the generation table at most every
@@ -254,18 +331,25 @@ class ReadCache:
         self._tagging = self.gate.current() is not None
         return self._tagging
 
-    def fresh(self, key: ServedKey) -> Row | None:
-        """The kept row of ``key`` if a gate read that started after this call proves it
-        current; None otherwise (the caller runs the query)."""
+    def fresh(self, key: ServedKey, arrived: float | None = None) -> Row | None:
+        """The kept row of ``key`` if a gate read that started after the request arrived
+        (``arrived``, ``time.monotonic()``; default: now) proves it current; None otherwise
+        (the caller runs the query)."""
         with self._lock:
             kept = self._rows.get(key)
         if kept is None or self._bypass:
+            self.observe("miss" if kept is None else "unchecked")
             return None
-        generation = self.gate.current()
+        generation = self.gate.current(arrived)
         if generation is None:
             self._bypass = True
+            self.observe("unchecked")
             return None
-        return kept.row if kept.tag >= generation else None
+        if kept.tag >= generation:
+            self.observe("hit")
+            return kept.row
+        self.observe("stale")
+        return None
 
     def put(self, key: ServedKey, tag: int | None, row: Row) -> None:
         """Keep ``row`` (read with generation ``tag``), unless a newer one is kept already."""

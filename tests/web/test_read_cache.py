@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -147,6 +148,81 @@ def test_a_failed_read_answers_none_and_the_next_request_reads_again() -> None:
     assert gate.current() is None
     assert gate.current() == 7
     assert len(calls) == 2
+
+
+def test_a_request_that_waited_while_a_read_ran_is_answered_by_it_without_another() -> None:
+    values = iter([1, 2])
+    gate = FreshnessGate(lambda: next(values), wait_bound=BOUND)
+    arrived = time.monotonic()  # it arrived, then waited in the worker's queue ...
+    assert gate.current() == 1  # ... while another request's read started and completed
+    assert gate.current(arrived) == 1
+    assert gate.reads == 1  # no read of its own
+    assert gate.current(time.monotonic()) == 2  # one that arrived after that read: a new read
+    assert gate.reads == 2
+
+
+def test_a_request_that_arrived_before_the_read_in_flight_began_joins_it() -> None:
+    values = iter([1, 2])
+    source = HeldReads(lambda: next(values))
+    gate = FreshnessGate(source, wait_bound=BOUND)
+    queued_since = time.monotonic()  # arrived before the read below starts
+    source.hold()
+    first, first_result = _in_thread(gate.current)
+    assert source.entered.wait(BOUND)
+    joined, joined_result = _in_thread(lambda: gate.current(queued_since))
+    late, late_result = _in_thread(gate.current)  # arrived after the read began
+    wait_until(lambda: gate.waiting == 2, timeout=BOUND, message="two requests to wait")
+    source.release()
+    for thread in (first, joined, late):
+        thread.join(BOUND)
+    assert first_result == [1] and joined_result == [1]
+    assert late_result == [2]
+    assert gate.reads == 2
+
+
+def test_under_load_a_round_waits_for_the_other_app_threads_then_reads_once() -> None:
+    source = HeldReads(lambda: source.calls)
+    gate = FreshnessGate(source, wait_bound=4 * BOUND, gather=2 * BOUND, batch=3)
+    source.hold()
+    first, _ = _in_thread(gate.current)
+    assert source.entered.wait(BOUND)
+    second, _ = _in_thread(gate.current)  # arrives during round 1: round 2 answers it
+    wait_until(lambda: gate.waiting == 1, timeout=BOUND, message="a request to wait")
+    source.release()
+    first.join(BOUND)
+    second.join(BOUND)
+    assert gate.reads == 2  # round 2 answered one request: no gathering yet
+    source.hold()
+    starter, starter_result = _in_thread(gate.current)
+    # round 3 answers one request, and so did round 2: it reads at once, without gathering
+    # (which would hold it 2 * BOUND): an idle server never waits
+    assert source.entered.wait(BOUND)
+    source.release()
+    starter.join(BOUND)
+    assert starter_result == [3] and gate.reads == 3
+    # now a busy round: two requests arrive while round 4 reads
+    source.hold()
+    busy, _ = _in_thread(gate.current)
+    assert source.entered.wait(BOUND)
+    waiters = [_in_thread(gate.current) for _ in range(2)]
+    wait_until(lambda: gate.waiting == 2, timeout=BOUND, message="two requests to wait")
+    source.release()
+    busy.join(BOUND)
+    for thread, _result in waiters:
+        thread.join(BOUND)
+    assert gate.reads == 5  # round 5 answered both: the last round answered more than one
+    # round 6 gathers: it starts only when the third of three requests has arrived
+    source.hold()
+    gathered = [_in_thread(gate.current) for _ in range(2)]
+    wait_until(lambda: gate.waiting >= 1, timeout=BOUND, message="a request to wait")
+    assert source.calls == 5  # held: two of three are here, no read yet
+    third = _in_thread(gate.current)
+    assert source.entered.wait(BOUND)
+    source.release()
+    for thread, result in [*gathered, third]:
+        thread.join(BOUND)
+        assert result == [6]  # the sixth read answered all three
+    assert gate.reads == 6
 
 
 # -- the gate inside the protocol, racing a publish -----------------------------------------
@@ -465,3 +541,10 @@ def test_an_outage_still_answers_the_last_served_value(
     assert answer.data == b'{"status":1,"message":"","value":"0.5"}'
     never = client.get(f"/api/config/file?{Q}&key=never.properties")
     assert never.status_code == 503
+
+
+def test_a_round_gathers_as_many_requests_as_a_worker_has_app_threads() -> None:
+    from disconf_web.protocol.read_cache import GATHER_BATCH
+    from disconf_web.serving import THREADS
+
+    assert GATHER_BATCH == THREADS
