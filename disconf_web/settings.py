@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     "LAST_SERVED_MAX_BYTES": 64 * 1024 * 1024,
     # Their disk copy: None = <instance folder>/last-served/<digest of DATABASE_URL>; "" = none.
     "LAST_SERVED_DIR": None,
+    # Each worker's read cache of found configs (disconf_web.protocol.read_cache): bytes; 0 = off.
+    "READ_CACHE_MAX_BYTES": 64 * 1024 * 1024,
 }
 
 _FLOATS = (
@@ -74,6 +76,7 @@ _FLOATS = (
 _POSITIVE = ("DB_CONNECT_TIMEOUT", "DB_READ_TIMEOUT", "DB_WRITE_TIMEOUT", "DB_POOL_TIMEOUT")
 _BOOLS = ("ZK_ENABLED", "REQUIRE_SECRET_KEY", "NOTIFIER_AUTOSTART")
 _SIZES = ("MAX_CONFIG_BYTES", "LAST_SERVED_MAX_BYTES")  # positive integers (bytes)
+_SIZES_OR_OFF = ("READ_CACHE_MAX_BYTES",)  # non-negative integers (bytes; 0 turns it off)
 
 
 def check_settings(config: MutableMapping[str, Any]) -> None:
@@ -101,6 +104,17 @@ def check_settings(config: MutableMapping[str, Any]) -> None:
             config[key] = size
         except (TypeError, ValueError):
             problems.append(f"DISCONF_{key}={config[key]!r} is not a positive integer")
+    for key in _SIZES_OR_OFF:
+        value = config[key]
+        try:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError
+            size = int(value)
+            if size < 0:
+                raise ValueError
+            config[key] = size
+        except (TypeError, ValueError):
+            problems.append(f"DISCONF_{key}={value!r} is not a size in bytes (0 turns it off)")
     if config.get("LAST_SERVED_DIR") is not None:
         config["LAST_SERVED_DIR"] = str(config["LAST_SERVED_DIR"])
     hosts = str(config["ZK_HOSTS"] or "").strip()

@@ -17,7 +17,6 @@ from flask import Flask
 
 from ..extensions import get_db
 from ..gray import targeting as gray_targeting
-from ..settings import SettingsError
 from .answers import ENDPOINTS as ENDPOINTS
 from .answers import Answer as Answer
 from .answers import ClientProtocol as ClientProtocol
@@ -77,20 +76,9 @@ def init_app(app: Flask) -> ClientProtocol:
 
 
 def _read_cache_max_bytes(app: Flask) -> int:
-    """``READ_CACHE_MAX_BYTES`` (``DISCONF_READ_CACHE_MAX_BYTES``): bytes, ``0`` = no cache."""
-    value = app.config.get("READ_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        value = repr(value)
-    try:
-        size = int(value)
-    except ValueError:
-        size = -1
-    if size < 0:
-        raise SettingsError(
-            f"bad server settings: DISCONF_READ_CACHE_MAX_BYTES: {value!r} is not a size in bytes "
-            "(0 turns the read cache off)"
-        )
-    return size
+    """``READ_CACHE_MAX_BYTES`` (``DISCONF_READ_CACHE_MAX_BYTES``, checked with the other
+    settings by :func:`disconf_web.settings.check_settings`): bytes, ``0`` = no cache."""
+    return int(app.config.get("READ_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
 def get_protocol(app: Flask) -> ClientProtocol:

@@ -31,6 +31,7 @@ from disconf_web.models import ReadGeneration
 from disconf_web.protocol import get_protocol
 from disconf_web.protocol.queries import ONE, READ_TABLES
 from disconf_web.protocol.read_cache import FreshnessGate, ReadCache
+from disconf_web.settings import DEFAULTS, SettingsError, check_settings
 from tests.helpers import wait_until
 
 from .conftest import Tokens
@@ -548,3 +549,17 @@ def test_a_round_gathers_as_many_requests_as_a_worker_has_app_threads() -> None:
     from disconf_web.serving import THREADS
 
     assert GATHER_BATCH == THREADS
+
+
+@pytest.mark.parametrize("value", ["-1", "64MB", "1.5", 1.5, True, None])
+def test_a_bad_cache_size_is_a_settings_error_naming_it(value: Any) -> None:
+    config = dict(DEFAULTS, TESTING=True, READ_CACHE_MAX_BYTES=value)
+    with pytest.raises(SettingsError, match=r"DISCONF_READ_CACHE_MAX_BYTES=.* is not a size"):
+        check_settings(config)
+
+
+@pytest.mark.parametrize(("value", "size"), [("0", 0), (0, 0), ("1048576", 1048576)])
+def test_a_cache_size_of_zero_turns_the_cache_off(value: Any, size: int) -> None:
+    config = dict(DEFAULTS, TESTING=True, READ_CACHE_MAX_BYTES=value)
+    check_settings(config)
+    assert config["READ_CACHE_MAX_BYTES"] == size
