@@ -170,7 +170,7 @@ class GenerationReader:
             raw.close()
 
 
-def _ignore(_value: Any) -> None:
+def _ignore(*_args: Any) -> None:
     return None
 
 
@@ -218,7 +218,7 @@ class FreshnessGate:
         self._joined = 0  # requests of the round in flight
         self._last_joined = 0  # requests the last completed round answered
         #: Called after each round (``/metrics``).
-        self.observe_round: Callable[[], None] = _nothing
+        self.observe_round: Callable[[], None] = _ignore
 
     def current(self, arrived: float | None = None) -> int | None:
         """The generation read by a round that started after ``arrived`` (default: now); None
@@ -288,10 +288,6 @@ class FreshnessGate:
                 self._cond.notify_all()
         self.observe_round()
         return value
-
-
-def _nothing() -> None:
-    return None
 
 
 @dataclass(frozen=True)

@@ -319,44 +319,23 @@ def test_every_write_path_bumps_the_generation_and_the_next_read_sees_it(
         ),
         lambda: client.get(f"/api/config/file?{Q}&key=b.properties").data == b"b=1\n",
     )
-    step(
-        "gray start",
-        lambda: client.post(
-            f"{BASE}/files/b.properties/gray",
-            json={"content": "b=2\n", "target": {"instances": ["canary"]}, "comment": "c"},
-            headers=editor,
-        ),
-        lambda: (
-            client.get(
-                f"/api/config/file?{Q}&key=b.properties", headers={"X-Disconf-Instance": "canary"}
-            ).data
-            == b"b=2\n"
-        ),
-    )
+
+    def start_gray(content: str) -> Any:
+        target = {"instances": ["canary"]}
+        body = {"content": content, "target": target, "comment": "c"}
+        return client.post(f"{BASE}/files/b.properties/gray", json=body, headers=editor)
+
+    def canary_reads(content: bytes) -> bool:
+        canary = {"X-Disconf-Instance": "canary"}
+        return client.get(f"/api/config/file?{Q}&key=b.properties", headers=canary).data == content
+
+    step("gray start", lambda: start_gray("b=2\n"), lambda: canary_reads(b"b=2\n"))
     step(
         "gray abort",
         lambda: client.post(f"{BASE}/files/b.properties/gray/abort", json={}, headers=editor),
-        lambda: (
-            client.get(
-                f"/api/config/file?{Q}&key=b.properties", headers={"X-Disconf-Instance": "canary"}
-            ).data
-            == b"b=1\n"
-        ),
+        lambda: canary_reads(b"b=1\n"),
     )
-    step(
-        "gray start again",
-        lambda: client.post(
-            f"{BASE}/files/b.properties/gray",
-            json={"content": "b=3\n", "target": {"instances": ["canary"]}, "comment": "c"},
-            headers=editor,
-        ),
-        lambda: (
-            client.get(
-                f"/api/config/file?{Q}&key=b.properties", headers={"X-Disconf-Instance": "canary"}
-            ).data
-            == b"b=3\n"
-        ),
-    )
+    step("gray start again", lambda: start_gray("b=3\n"), lambda: canary_reads(b"b=3\n"))
     step(
         "gray promote",
         lambda: client.post(f"{BASE}/files/b.properties/gray/promote", json={}, headers=editor),
