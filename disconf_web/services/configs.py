@@ -55,6 +55,7 @@ from disconf_core.notification import ITEM_LIMIT, file_node_data, item_node_data
 from ..models import (
     App,
     Config,
+    ConfigNode,
     ConfigRevision,
     ConfigStatus,
     Env,
@@ -206,14 +207,30 @@ def notification_data(kind: ConfigType, value: str) -> str:
 
 
 def _rows(session: so.Session, coords: Coordinates) -> tuple[App, Env]:
-    """The app and env rows of ``coords`` in one query (:class:`NotFound` naming the missing
-    one, through the catalog's lookups, when they are not both there)."""
-    both = session.execute(
-        sa.select(App, Env).join(Env, Env.name == coords.env).where(App.name == coords.app)
+    """The app and env rows of ``coords`` (see :func:`_rows_and_node`)."""
+    return _rows_and_node(session, coords)[0]
+
+
+def _rows_and_node(session: so.Session, coords: Coordinates) -> tuple[tuple[App, Env], bool]:
+    """The app and env rows of ``coords`` and whether its ZooKeeper node is claimed already, in
+    one query (node rows never change once claimed, so a claimed node needs no
+    :func:`claim_node`); :class:`NotFound` naming the missing one, through the catalog's
+    lookups, when the app and env are not both there."""
+    claimed = sa.and_(
+        ConfigNode.app_id == App.id,
+        ConfigNode.env_id == Env.id,
+        ConfigNode.version == coords.version,
+    )
+    found = session.execute(
+        sa.select(App, Env, ConfigNode.id)
+        .select_from(App)
+        .join(Env, Env.name == coords.env)
+        .outerjoin(ConfigNode, claimed)
+        .where(App.name == coords.app)
     ).first()
-    if both is None:
-        return get_app(session, coords.app), get_env(session, coords.env)
-    return both[0], both[1]
+    if found is None:
+        return (get_app(session, coords.app), get_env(session, coords.env)), False
+    return (found[0], found[1]), found[2] is not None
 
 
 def _find(
@@ -438,7 +455,7 @@ def _refuse_during_gray(session: so.Session, config: Config | None, change: _Cha
 def _stage(session: so.Session, change: _Change) -> ChangeResult:
     """Write one change with its revision, notification and audit, in the caller's
     transaction: lock the row, decide, write the row, record it."""
-    rows = _rows(session, change.coords)
+    rows, claimed = _rows_and_node(session, change.coords)
     config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
     _refuse_during_gray(session, config, change)
     _check_if_match(config, change)
@@ -447,7 +464,7 @@ def _stage(session: so.Session, change: _Change) -> ChangeResult:
         _existing(config if live else None, change.kind, change.name, change.coords)
     elif live and config is not None and config.value == change.value:
         return ChangeResult(config=config, changed=False)
-    else:
+    elif not claimed:
         claim_node(session, change.coords, *rows)
     created = config is None
     old_value = config.value if config is not None and live else None
