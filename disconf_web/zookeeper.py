@@ -14,9 +14,10 @@ Error Handling
 * ZooKeeper down at start or ``SUSPENDED``: :meth:`client` raises :class:`ZooKeeperUnavailable`
   immediately (nobody waits for a reconnect); kazoo keeps reconnecting in the background.
 * Session ``LOST`` (expired): kazoo opens a new session by itself. The server holds no ephemeral
-  nodes and no watches, so nothing needs re-creating; listeners registered with
-  :meth:`add_listener` are told about every state change (they must never block: they run on
-  kazoo's event thread).
+  nodes, and its only watches are the publish guard's one-shot children watches
+  (:class:`~disconf_web.instances.WatchedChildren`), which read again after any state change,
+  so nothing needs re-creating; listeners registered with :meth:`add_listener` are told about
+  every state change (they must never block: they run on kazoo's event thread).
 * Database loss does not concern this module. Restart: a new process opens a new session.
 """
 
