@@ -242,6 +242,14 @@ class Notifier:
 
     # -- delivery ------------------------------------------------------------------------------
 
+    def _inline_deadline(self, timeout: float | None) -> float | None:
+        """When an inline delivery must give up (``timeout``, else ``NOTIFY_INLINE_TIMEOUT``);
+        None when ZooKeeper is not connected (the sweeper is woken to deliver later)."""
+        if not self.connected:
+            self._wake.set()
+            return None
+        return time.monotonic() + (self.inline_timeout if timeout is None else timeout)
+
     def deliver_through(self, ids: Sequence[int], timeout: float | None = None) -> bool:
         """Inline: deliver the nodes of ``ids`` within the budget; True if all are delivered.
 
@@ -252,11 +260,9 @@ class Notifier:
         """Like :meth:`deliver_through`; answers ``"delivered"``, ``"pending"`` or ``"failed"``."""
         if not ids:
             return "none"
-        if not self.connected:
-            self._wake.set()
+        deadline = self._inline_deadline(timeout)
+        if deadline is None:
             return "pending"
-        budget = self.inline_timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
         failed = False
         try:
             groups = outbox.group_by_node(outbox.load_rows(self.db, ids))
@@ -299,11 +305,9 @@ class Notifier:
         as :meth:`deliver_inline` does."""
         if not rows:
             return "none"
-        if not self.connected:
-            self._wake.set()
+        deadline = self._inline_deadline(timeout)
+        if deadline is None:
             return "pending"
-        budget = self.inline_timeout if timeout is None else timeout
-        deadline = time.monotonic() + budget
         failed = False
         left: list[bool] = []  # per node: some row of ``rows`` is not delivered yet
         try:
