@@ -33,6 +33,7 @@ caught by the database's unique (config, revision number) constraint and raised 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,6 +91,9 @@ __all__ = [
     "stage_delete",
     "stage_publish",
 ]
+
+#: Whether this process's SQLite has ``UPDATE ... RETURNING`` (3.35+).
+SQLITE_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 # ZooKeeper refuses node data over ~1 MB (jute.maxbuffer): larger file payloads are truncated.
@@ -265,13 +269,16 @@ def _sqlite_write_lock(
     ``busy_timeout`` for the other writer's commit), so the reads that follow see the latest
     committed state and nobody commits in between, as ``SELECT ... FOR UPDATE`` guarantees on
     MySQL. The write returns the row it matched (``RETURNING``): the locked read in the same
-    statement."""
+    statement (SQLite 3.35 and later; before, e.g. Debian 11's 3.34, a second statement)."""
+    update = sa.update(Config).where(*where).values(revision=Config.revision)
+    if not SQLITE_RETURNING:
+        session.execute(update.execution_options(synchronize_session=False))
+        query = sa.select(Config).where(*where).execution_options(populate_existing=True)
+        return session.scalar(query)
     return session.scalar(
-        sa.update(Config)
-        .where(*where)
-        .values(revision=Config.revision)
-        .returning(Config)
-        .execution_options(synchronize_session=False, populate_existing=True)
+        update.returning(Config).execution_options(
+            synchronize_session=False, populate_existing=True
+        )
     )
 
 

@@ -5,17 +5,32 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import sqlalchemy as sa
 
 from disconf_core import ConfigType, Coordinates
 from disconf_web import services
 from disconf_web.extensions import Database
 from disconf_web.models import ConfigRevision, Notification
+from disconf_web.services import configs
 
 COORDS = Coordinates(app="demo", version="1", env="dev")
 
 
 def test_racing_publishes_with_the_same_if_match(migrated_url: str) -> None:
+    _race_same_if_match(migrated_url)
+
+
+def test_the_race_without_update_returning(
+    migrated_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite before 3.35 (no ``UPDATE ... RETURNING``): the write lock and the locked read are
+    two statements, with the same outcome."""
+    monkeypatch.setattr(configs, "SQLITE_RETURNING", False)
+    _race_same_if_match(migrated_url)
+
+
+def _race_same_if_match(migrated_url: str) -> None:
     database = Database(migrated_url)
     try:
         with database.new_session() as session:
