@@ -611,28 +611,14 @@ def test_a_publish_racing_a_gray_start_never_commits_past_it(
     publish of that config runs through the publisher: the publish's early check sees no
     release yet, but it waits for the config row (on SQLite: the database's write lock) and is
     then refused with 409 naming the release. Main keeps its revision and the release runs."""
-    from disconf_core import ConfigType as Kind
     from disconf_web import services
     from disconf_web.gray import releases as gray
     from disconf_web.publisher import get_publisher
 
     database = get_db(app)
-    coords = services.coordinates("demo", "dev", "1_0_0")
-    change: dict[str, Any] = {"coords": coords, "kind": Kind.FILE, "name": "shop.properties"}
-    with database.new_session() as session:
-        services.create_app_record(session, name="demo", actor="t")
-        services.create_env(session, name="dev", actor="t")
-        services.publish_config(session, content="port=1\n", actor="t", **change)
-
+    change = _demo_file(database)
     inside, go = threading.Event(), threading.Event()
-    real_audit = gray.audit
-
-    def held_audit(*args: Any, **kwargs: Any) -> None:
-        real_audit(*args, **kwargs)
-        inside.set()
-        go.wait(RACE_TIMEOUT)
-
-    monkeypatch.setattr(gray, "audit", held_audit)
+    _hold_after_audit(monkeypatch, gray, inside, go)
     outcome: dict[str, str] = {}
 
     def start() -> None:
@@ -685,29 +671,14 @@ def test_a_gray_start_racing_a_publish_waits_and_starts_on_the_new_revision(
     """The other order: a publish holds the config row (its transaction open, revision 2
     written) while a gray start of that config runs: the start waits for the row (on SQLite:
     the database's write lock), then starts on revision 2 (``base_revision``)."""
-    from disconf_core import ConfigType as Kind
-    from disconf_web import services
     from disconf_web.gray import releases as gray
     from disconf_web.publisher import get_publisher
     from disconf_web.services import configs as config_services
 
     database = get_db(app)
-    coords = services.coordinates("demo", "dev", "1_0_0")
-    change: dict[str, Any] = {"coords": coords, "kind": Kind.FILE, "name": "shop.properties"}
-    with database.new_session() as session:
-        services.create_app_record(session, name="demo", actor="t")
-        services.create_env(session, name="dev", actor="t")
-        services.publish_config(session, content="port=1\n", actor="t", **change)
-
+    change = _demo_file(database)
     inside, go = threading.Event(), threading.Event()
-    real_audit = config_services.audit
-
-    def held_audit(*args: Any, **kwargs: Any) -> None:
-        real_audit(*args, **kwargs)
-        inside.set()
-        go.wait(RACE_TIMEOUT)
-
-    monkeypatch.setattr(config_services, "audit", held_audit)
+    _hold_after_audit(monkeypatch, config_services, inside, go)
     outcome: dict[str, Any] = {}
 
     def publish() -> None:
@@ -744,3 +715,32 @@ def test_a_gray_start_racing_a_publish_waits_and_starts_on_the_new_revision(
     starter.join(timeout=RACE_TIMEOUT)
     assert not starter.is_alive() and not publisher.is_alive()
     assert outcome == {"revision": 2, "base": 2}, outcome
+
+
+def _demo_file(database: Any) -> dict[str, Any]:
+    """App demo, env dev and file shop.properties (port=1) at 1_0_0; the change's arguments."""
+    from disconf_core import ConfigType
+    from disconf_web import services
+
+    coords = services.coordinates("demo", "dev", "1_0_0")
+    change: dict[str, Any] = {"coords": coords, "kind": ConfigType.FILE, "name": "shop.properties"}
+    with database.new_session() as session:
+        services.create_app_record(session, name="demo", actor="t")
+        services.create_env(session, name="dev", actor="t")
+        services.publish_config(session, content="port=1\n", actor="t", **change)
+    return change
+
+
+def _hold_after_audit(
+    monkeypatch: pytest.MonkeyPatch, module: Any, inside: threading.Event, go: threading.Event
+) -> None:
+    """``module.audit`` writes its event, then signals ``inside`` and waits for ``go``: the
+    transaction holds its locks at that point."""
+    real_audit = module.audit
+
+    def held_audit(*args: Any, **kwargs: Any) -> None:
+        real_audit(*args, **kwargs)
+        inside.set()
+        go.wait(RACE_TIMEOUT)
+
+    monkeypatch.setattr(module, "audit", held_audit)
