@@ -23,6 +23,7 @@ from typing import Any
 
 from .buffered_connection import FrontLimits, WSGIApp
 from .front import BufferedWorker
+from .protocol import shared_gate
 
 __all__ = [
     "THREADS",
@@ -86,6 +87,8 @@ def serve_app(
 
     if metrics:
         prepare_metrics_dir()
+    # Before the fork: the workers inherit it and share their read cache's freshness proofs.
+    shared_gate.prepare_for_workers()
     options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,

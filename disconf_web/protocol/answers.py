@@ -56,6 +56,7 @@ from disconf_core.hashing import content_md5
 
 from ..extensions import Database
 from ..gray import targeting as gray_targeting
+from . import shared_gate
 from .credentials import HEADER, credential_matches
 from .last_served import LastServed, Served, ServedKey
 from .queries import APP, ENV, LIST, ONE, ONE_TAGGED
@@ -263,6 +264,7 @@ class ClientProtocol:
                 self._read_generation,
                 wait_bound=timeouts.pool + timeouts.connect + 2 * timeouts.read,
                 errors=(Exception,),
+                shared=shared_gate.inherited(),
             )
             self.read_cache = ReadCache(gate, read_cache_max_bytes)
         self._generation_reader: GenerationReader | None = None

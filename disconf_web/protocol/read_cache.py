@@ -80,6 +80,7 @@ from cachetools import LRUCache
 
 from .last_served import ENTRY_OVERHEAD, ServedKey
 from .queries import GENERATION_READ
+from .shared_gate import SharedGeneration
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -196,8 +197,11 @@ class FreshnessGate:
         errors: tuple[type[BaseException], ...] = (Exception,),
         gather: float = GATHER_SECONDS,
         batch: int = GATHER_BATCH,
+        shared: SharedGeneration | None = None,
     ) -> None:
         self.read = read
+        self.shared = shared
+        self.shared_answers = 0  # requests answered by another worker's read (for tests)
         self.wait_bound = wait_bound
         self.errors = errors + (LookupError,)
         self.gather = gather
@@ -225,6 +229,11 @@ class FreshnessGate:
         if that round failed or none completed within :attr:`wait_bound`."""
         if arrived is None:
             arrived = time.monotonic()
+        if self.shared is not None:
+            latest = self.shared.latest()
+            if latest is not None and latest[0] > arrived:
+                self.shared_answers += 1
+                return latest[1]  # a read of any worker that started after the arrival
         with self._cond:
             if self._last_began > arrived:
                 return self._value  # a read that started after the arrival has completed
@@ -281,11 +290,13 @@ class FreshnessGate:
             with self._cond:
                 self._done = self._started
                 self._value = value
-                self._last_began = self._flight_began
+                self._last_began = began = self._flight_began
                 self._in_flight = False
                 self._last_joined = self._joined
                 self.reads += 1
                 self._cond.notify_all()
+        if value is not None and self.shared is not None:
+            self.shared.offer(began, value)
         self.observe_round()
         return value
 

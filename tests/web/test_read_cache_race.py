@@ -4,7 +4,9 @@ Two ``disconf-web serve`` processes on one database (MariaDB through PyMySQL and
 SQLite): node A publishes, a kazoo ``DataWatch`` on the item's node sees each notification, and
 on each one the value is fetched at once from node B, whose read cache holds the previous
 revision (B is read continuously by background readers, so its gate always has a read in flight
-when the fetch arrives). Every fetch must answer the published revision or a newer one.
+when the fetch arrives). B runs three worker processes, so a fetch may be answered on the strength
+of a generation read made by another of its workers (:mod:`disconf_web.protocol.shared_gate`).
+Every fetch must answer the published revision or a newer one.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def shared_url(
 def two_nodes(shared_url: str, zk_hosts: str, tmp_path: Path) -> Iterator[tuple[WebServer, ...]]:
     servers = [
         WebServer(tmp_path / "a", shared_url, zk_hosts, workers=1, name="a"),
-        WebServer(tmp_path / "b", shared_url, zk_hosts, workers=1, name="b"),
+        WebServer(tmp_path / "b", shared_url, zk_hosts, workers=3, name="b"),
     ]
     servers[0].bootstrap_admin()
     servers[1].admin_token = servers[0].admin_token
