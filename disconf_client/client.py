@@ -449,11 +449,12 @@ class DisconfClient:
         try:
             if self._closed or seq <= self._applied_seq.get(key, 0):
                 return not self._closed
-            self._fetcher.remember(settings.coordinates, key[0], key[1], content)
+            md5 = content_md5(content)  # hashed once: the ETag to remember and the binding's
+            self._fetcher.remember(settings.coordinates, key[0], key[1], content, md5)
             entry.stale = False
             self.stats.add("from_notification")
             self._applied_seq[key] = seq
-            self._apply(entry, content, "server", at_start=False)
+            self._apply(entry, content, "server", at_start=False, md5=md5)
             return True
         finally:
             self._apply_lock.release()
@@ -691,11 +692,21 @@ class DisconfClient:
                 return
             raise ConfigUnavailableError(f"cannot start: {label} is invalid: see the log")
 
-    def _apply(self, entry: _Entry, content: bytes | None, source: str, *, at_start: bool) -> bool:
-        """Convert and swap in; False (old values kept, error reported) if it was rejected."""
+    def _apply(
+        self,
+        entry: _Entry,
+        content: bytes | None,
+        source: str,
+        *,
+        at_start: bool,
+        md5: str | None = None,
+    ) -> bool:
+        """Convert and swap in; False (old values kept, error reported) if it was rejected.
+        ``md5``: ``content``'s, when the caller has hashed it already."""
         binding = entry.binding
         spec = binding.spec
-        md5 = content_md5(content) if content is not None else None
+        if md5 is None and content is not None:
+            md5 = content_md5(content)
         if binding.revision and md5 == binding.md5 and source == binding.source:
             return True
         try:

@@ -278,11 +278,20 @@ class ConfigFetcher:
             else:
                 self._etags.pop(cache_key, None)
 
-    def remember(self, coords: Coordinates, kind: ConfigType, name: str, content: bytes) -> None:
+    def remember(
+        self,
+        coords: Coordinates,
+        kind: ConfigType,
+        name: str,
+        content: bytes,
+        md5: str | None = None,
+    ) -> None:
         """``content`` was obtained without a download (from a notification's node data): the
-        next conditional download of it asks with its ETag (the server's ETag is its MD5)."""
+        next conditional download of it asks with its ETag (the server's ETag is its MD5).
+        ``md5``: ``content``'s MD5 when the caller has it already (not hashed a second time)."""
         what = "file" if kind is ConfigType.FILE else "item"
-        self._etags[f"{what} {coords} {name}"] = quoted_etag(content)
+        etag = quoted_etag(content) if md5 is None else f'"{md5}"'
+        self._etags[f"{what} {coords} {name}"] = etag
 
     def fetch_file(self, coords: Coordinates, name: str, *, conditional: bool = False) -> bytes:
         """The raw bytes of file ``name`` (ETag-checked).

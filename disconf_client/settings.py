@@ -35,6 +35,7 @@ A missing app, or a missing server list in a mode that needs one, raises
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -115,8 +116,9 @@ class ClientSettings:
     # Sent with every fetch as X-Disconf-Labels (gray releases may target them).
     labels: Mapping[str, str] = field(default_factory=dict, hash=False)
 
-    @property
+    @functools.cached_property
     def coordinates(self) -> Coordinates:
+        """Built (and validated) once: the client reads it on every notification it applies."""
         return Coordinates(self.app, self.version, self.env)
 
     @property
