@@ -17,9 +17,9 @@ revisions of the same config, so delivering a node means writing its latest row'
 
 Error Handling
 --------------
-Every function opens its own short session and commits before returning; a database that is
-down raises SQLAlchemy's error to the caller (the deliverer logs it and retries with backoff;
-the admin API answers 503). No function touches ZooKeeper.
+Every function opens its own short session (or Core connection) and commits before returning;
+a database that is down raises SQLAlchemy's error to the caller (the deliverer logs it and
+retries with backoff; the admin API answers 503). No function touches ZooKeeper.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -125,12 +125,53 @@ def _of_node(key: NodeKey) -> sa.ColumnElement[bool]:
     return sa.and_(Notification.config_id == key.config_id, Notification.path == key.path)
 
 
+_N = cast(sa.Table, Notification.__table__)
+_COLUMNS = (_N.c.id, _N.c.config_id, _N.c.path, _N.c.data)
+_PENDING_ROW = sa.and_(_N.c.delivered_at.is_(None), _N.c.failed_at.is_(None))
+# The node's rows: a node without a config (``config_id`` NULL) and one with are two statements.
+_OF_CONFIG = sa.and_(
+    _N.c.config_id == sa.bindparam("b_config_id"), _N.c.path == sa.bindparam("b_path")
+)
+_OF_ORPHAN = sa.and_(_N.c.config_id.is_(None), _N.c.path == sa.bindparam("b_path"))
+
+
+def _latest_of(where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return sa.select(*_COLUMNS).where(where).order_by(_N.c.id.desc()).limit(1)
+
+
+def _delivered_of(where: sa.ColumnElement[bool]) -> sa.Update:
+    return (
+        sa.update(_N)
+        .where(where, _PENDING_ROW, _N.c.id <= sa.bindparam("b_up_to"))
+        .values(delivered_at=sa.bindparam("b_now"), attempts=_N.c.attempts + 1)
+    )
+
+
+# The statements of every publish's delivery, built once: building them costs more than
+# running them on SQLite, and a statement built once also keeps its compiled-cache key.
+_LATEST = {True: _latest_of(_OF_CONFIG), False: _latest_of(_OF_ORPHAN)}
+_DELIVERED = {True: _delivered_of(_OF_CONFIG), False: _delivered_of(_OF_ORPHAN)}
+_UNDELIVERED = (
+    sa.select(sa.func.count())
+    .select_from(_N)
+    .where(_N.c.id.in_(sa.bindparam("b_ids", expanding=True)), _N.c.delivered_at.is_(None))
+)
+
+
+def _node_params(key: NodeKey) -> dict[str, Any]:
+    if key.config_id is None:
+        return {"b_path": key.path}
+    return {"b_path": key.path, "b_config_id": key.config_id}
+
+
 def latest(db: Database, key: NodeKey) -> OutboxRow | None:
-    """The newest row of the node, whatever its state (a fresh read in a new transaction)."""
-    query = _select().where(_of_node(key)).order_by(Notification.id.desc()).limit(1)
-    with db.new_session() as session:
-        rows = _rows(session.execute(query))
-    return rows[0] if rows else None
+    """The newest row of the node, whatever its state (a fresh read in a new transaction).
+
+    A Core connection, not a session: this read sits between a publish's commit and its
+    ZooKeeper ``set`` when the node's stat was answered late (see :mod:`.notifier`)."""
+    with db.engine.connect() as connection:
+        row = connection.execute(_LATEST[key.config_id is not None], _node_params(key)).first()
+    return None if row is None else OutboxRow(row.id, NodeKey(row.path, row.config_id), row.data)
 
 
 def _update(db: Database, where: sa.ColumnElement[bool], **values: Any) -> int:
@@ -140,30 +181,25 @@ def _update(db: Database, where: sa.ColumnElement[bool], **values: Any) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _delivered(key: NodeKey, up_to: int) -> sa.Update:
-    return (
-        sa.update(Notification)
-        .where(_of_node(key), _PENDING, Notification.id <= up_to)
-        .values(delivered_at=utcnow(), attempts=Notification.attempts + 1)
-    )
+def _mark_delivered(connection: sa.Connection, key: NodeKey, up_to: int) -> int:
+    params = {**_node_params(key), "b_up_to": up_to, "b_now": utcnow()}
+    result = connection.execute(_DELIVERED[key.config_id is not None], params)
+    return int(result.rowcount or 0)
 
 
 def mark_delivered(db: Database, key: NodeKey, up_to: int) -> int:
     """The node holds row ``up_to``'s data: every pending row of it up to there is delivered."""
-    with db.new_session() as session:
-        result = session.execute(_delivered(key, up_to))
-        session.commit()
-        return int(getattr(result, "rowcount", 0) or 0)
+    with db.engine.begin() as connection:
+        return _mark_delivered(connection, key, up_to)
 
 
 def settle(db: Database, key: NodeKey, up_to: int, ids: Sequence[int]) -> tuple[int, int]:
     """:func:`mark_delivered`, then how many rows of ``ids`` are still not delivered (one
     transaction, for a publish's own delivery): ``(marked, undelivered)``."""
-    with db.new_session() as session:
-        result = session.execute(_delivered(key, up_to))
-        left = session.scalar(_undelivered(ids))
-        session.commit()
-    return int(getattr(result, "rowcount", 0) or 0), int(left or 0)
+    with db.engine.begin() as connection:
+        marked = _mark_delivered(connection, key, up_to)
+        left = connection.scalar(_UNDELIVERED, {"b_ids": list(ids)})
+    return marked, int(left or 0)
 
 
 def mark_failed(db: Database, key: NodeKey, up_to: int, error: str) -> int:
@@ -187,17 +223,9 @@ def mark_attempt(db: Database, ids: Sequence[int], error: str) -> None:
     )
 
 
-def _undelivered(ids: Sequence[int]) -> sa.Select[int]:
-    return (
-        sa.select(sa.func.count())
-        .select_from(Notification)
-        .where(Notification.id.in_(list(ids)), Notification.delivered_at.is_(None))
-    )
-
-
 def all_delivered(db: Database, ids: Sequence[int]) -> bool:
-    with db.new_session() as session:
-        left = session.scalar(_undelivered(ids))
+    with db.engine.connect() as connection:
+        left = connection.scalar(_UNDELIVERED, {"b_ids": list(ids)})
     return left == 0
 
 

@@ -330,6 +330,14 @@ def _check_if_match(config: Config | None, change: _Change) -> None:
         )
 
 
+def _attach(config: Config, rows: tuple[App, Env]) -> None:
+    """Give the config row its app and env rows (already loaded), so that the answer built
+    from it after the commit does not read them again (the row locked by
+    ``UPDATE ... RETURNING`` comes without its joined relationships)."""
+    so.attributes.set_committed_value(config, "app", rows[0])
+    so.attributes.set_committed_value(config, "env", rows[1])
+
+
 def _write_row(
     session: so.Session,
     rows: tuple[App, Env],
@@ -356,6 +364,7 @@ def _write_row(
             updated_at=now,
             updated_by=change.actor,
         )
+        _attach(config, rows)
         session.add(config)
         session.flush()
         return config
@@ -464,6 +473,8 @@ def _stage(session: so.Session, change: _Change) -> ChangeResult:
     transaction: lock the row, decide, write the row, record it."""
     rows, claimed = _rows_and_node(session, change.coords)
     config = _find(session, rows, change.coords, change.kind, change.name, for_update=True)
+    if config is not None:
+        _attach(config, rows)
     _refuse_during_gray(session, config, change)
     _check_if_match(config, change)
     live = _live(config)
