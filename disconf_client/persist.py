@@ -15,7 +15,11 @@ them on one thread of its own:
   coalesced over the window, and, when a publish reaches a whole fleet at once, its snapshot and
   instance-node writes (one ZooKeeper write per client) come after the notification has reached
   every client, spread over the window, instead of competing with its delivery.
-  :meth:`flush` and ``close()`` cut the window short.
+  :meth:`flush` and ``close()`` cut the window short. ``submit()`` does not wake the writer
+  thread for that: the window's end is handed to one alarm thread per process, which wakes the
+  writer when it has passed. A publish reaching many clients of one process thus wakes one
+  sleeping thread a few times (only when a window ends before the one it waits for) instead of
+  every client's writer thread, while the notification is still being delivered.
 
 Staleness bound: a revision applied at time *t* is on disk and in its instance node once the
 window (at most ``2 x delay``) has passed and the round that was running at *t* and the next one
@@ -30,8 +34,12 @@ writer thread (``BaseException`` included).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable, Hashable
 
 from .jitter import jitter_delay
@@ -56,6 +64,7 @@ class CoalescingWriter:
         self._hurry = False  # flush()/close(): start the round now
         self._cond = threading.Condition()
         self._pending: dict[Hashable, Callable[[], None]] = {}
+        self._due: float | None = None  # with a delay: when the pending writes' round may start
         self._busy = False
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -72,7 +81,28 @@ class CoalescingWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
+            if self.delay <= 0 or self._hurry:
+                self._cond.notify_all()
+                return
+            if self._due is not None:
+                return  # the window of the first pending write is running: nothing to wake
+            self._due = due = time.monotonic() + self.delay + jitter_delay(self.delay)
+        _ALARM.schedule(due, self._wake)
+
+    def _wake(self) -> None:
+        """Called by the alarm thread once a window has passed."""
+        with self._cond:
             self._cond.notify_all()
+
+    def _round_due(self) -> bool:
+        """Under the lock: whether the pending writes may run now (or the writer is closed)."""
+        if self._closed:
+            return True
+        if not self._pending:
+            return False
+        if self.delay <= 0 or self._hurry:
+            return True
+        return self._due is not None and time.monotonic() >= self._due
 
     def flush(self, timeout: float) -> bool:
         """Wait until nothing is pending or running; False if ``timeout`` s passed first."""
@@ -99,13 +129,14 @@ class CoalescingWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending) or self._closed)
-                if self.delay > 0 and not self._hurry:
-                    window = self.delay + jitter_delay(self.delay)
-                    self._cond.wait_for(lambda: self._hurry or self._closed, window)
+                while not self._round_due():
+                    # The alarm wakes this thread at the window's end; the timeout is a backstop.
+                    due = self._due
+                    self._cond.wait(None if due is None else max(0.0, due - time.monotonic()))
                 if self._closed:
                     return
                 self._hurry = False
+                self._due = None
                 batch, self._pending = self._pending, {}
                 self._busy = True
             try:
@@ -118,3 +149,71 @@ class CoalescingWriter:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+
+class _Alarm:
+    """One thread per process waking each writer when its window has passed.
+
+    It sleeps until the earliest window's end; scheduling a later one wakes nothing. It ends
+    after ``linger`` seconds with nothing scheduled (and starts again with the next window).
+    A wake-up that raises is logged; the alarm goes on.
+    """
+
+    def __init__(self, linger: float = 60.0) -> None:
+        self.linger = linger
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()  # ties: first scheduled, first woken
+        self._thread: threading.Thread | None = None
+        self._sleeping_until: float | None = None  # None: awake, it looks at the heap again
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's alarm thread does not exist there (nor its lock)."""
+        self._cond = threading.Condition()
+        self._heap = []
+        self._thread = None
+        self._sleeping_until = None
+
+    def schedule(self, due: float, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` (on the alarm thread) once ``time.monotonic()`` reaches ``due``."""
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._order), wake))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="disconf-writer-alarm", daemon=True
+                )
+                self._thread.start()
+            elif self._sleeping_until is not None and due < self._sleeping_until:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    now = time.monotonic()
+                    if self._heap and self._heap[0][0] <= now:
+                        break
+                    if not self._heap:
+                        self._sleeping_until = now + self.linger
+                        self._cond.wait(self.linger)
+                        self._sleeping_until = None
+                        if not self._heap:
+                            self._thread = None
+                            return
+                        continue
+                    self._sleeping_until = self._heap[0][0]
+                    self._cond.wait(self._sleeping_until - now)
+                    self._sleeping_until = None
+                fired = []
+                while self._heap and self._heap[0][0] <= now:
+                    fired.append(heapq.heappop(self._heap)[2])
+            for wake in fired:
+                try:
+                    wake()
+                except Exception:  # noqa: BLE001 - the alarm must survive
+                    log.exception("waking a writer failed")
+            del fired
+
+
+_ALARM = _Alarm()
+os.register_at_fork(after_in_child=_ALARM.reset_after_fork)

@@ -5,10 +5,11 @@ revision. Unit test of the writer, then through the client (fake HTTP, real ZooK
 from __future__ import annotations
 
 import threading
+import time
 
 from disconf_client import disconf_file, field, on_change
 from disconf_client.cache import LocalSnapshot
-from disconf_client.persist import CoalescingWriter
+from disconf_client.persist import CoalescingWriter, _Alarm
 from disconf_core import ConfigType
 from tests.client.conftest import Harness
 from tests.helpers import wait_until
@@ -102,3 +103,36 @@ def test_close_flushes_the_last_applied_revision(harness: Harness) -> None:
     wait_until(lambda: Flush.value == "v1", message="v1 applied")
     client.close()
     assert (harness.download_dir / "flush.properties").read_bytes() == b"value=v1\n"
+
+
+def test_a_delayed_round_starts_within_its_window_for_every_writer() -> None:
+    """With a delay, submit() wakes no writer thread: the alarm thread starts each round once
+    its window (delay to twice the delay) has passed."""
+    delay = 0.2
+    writers = [CoalescingWriter(delay=delay) for _ in range(20)]
+    done: dict[int, float] = {}
+    lock = threading.Lock()
+    started = time.monotonic()
+
+    def record(number: int) -> None:
+        with lock:
+            done[number] = time.monotonic() - started
+
+    for number, writer in enumerate(writers):
+        writer.submit("a", lambda n=number: record(n))
+    wait_until(lambda: len(done) == len(writers), timeout=10)
+    assert min(done.values()) >= delay
+    assert max(done.values()) < 2 * delay + 1.0  # the window, plus scheduling slack
+    for writer in writers:
+        writer.close(10)
+
+
+def test_the_alarm_wakes_an_earlier_window_scheduled_after_a_later_one() -> None:
+    alarm = _Alarm(linger=0.5)
+    woken: dict[str, float] = {}
+    now = time.monotonic()
+    alarm.schedule(now + 5.0, lambda: woken.setdefault("late", time.monotonic() - now))
+    wait_until(lambda: alarm._sleeping_until is not None, timeout=10)  # asleep until the late one
+    alarm.schedule(now + 0.1, lambda: woken.setdefault("early", time.monotonic() - now))
+    wait_until(lambda: "early" in woken, timeout=3)
+    assert 0.1 <= woken["early"] < 2.0 and "late" not in woken
