@@ -31,6 +31,7 @@ callback cannot hang ``close()`` (its daemon thread is abandoned).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import weakref
@@ -98,11 +99,14 @@ class CallbackLanes:
         self.warn_after = warn_after
         self._on_error = on_error
         self._on_slow = on_slow
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._lanes: dict[Hashable, _Lane] = {}
-        self._ready: deque[Hashable] = deque()
+        # Lanes with a job to run, taken by whichever thread is idle. A SimpleQueue: the
+        # hand-off of each event to a thread is one put/get, not a Condition's lock dance.
+        self._ready: queue.SimpleQueue[Hashable | None] = queue.SimpleQueue()
+        self._ready_count = 0  # lanes put on _ready and not taken yet
         self._threads: list[threading.Thread] = []
-        self._idle = 0
+        self._idle = 0  # threads waiting on _ready (or about to)
         self._running: dict[int, _Running] = {}
         self._closed = False
         self._monitored = False
@@ -128,7 +132,7 @@ class CallbackLanes:
         (an error report) is dropped for the newer one."""
         if not callbacks:
             return
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             state = self._lanes.setdefault(lane, _Lane())
@@ -139,36 +143,36 @@ class CallbackLanes:
                 state.jobs.append(_merge(older, newest))
             if not state.busy:
                 state.busy = True
-                self._ready.append(lane)
+                self._ready_count += 1
                 # one thread per ready lane: an idle thread already woken for another lane (it
                 # has not taken it yet) must not count, or a hung callback would hold this one
-                if len(self._ready) > self._idle and len(self._threads) < self.max_threads:
+                if self._ready_count > self._idle and len(self._threads) < self.max_threads:
                     self._spawn()
-                self._cond.notify()
+                self._ready.put(lane)
             if not self._monitored:
                 self._monitored = True
                 _MONITOR.add(self)
 
     def pending(self) -> int:
         """Events waiting or running in every lane."""
-        with self._cond:
+        with self._lock:
             return sum(len(lane.jobs) for lane in self._lanes.values()) + len(self._running)
 
     def running(self) -> list[tuple[str, str, float]]:
         """The callbacks running now: (qualified name, config, seconds so far)."""
         now = time.monotonic()
-        with self._cond:
+        with self._lock:
             return [(r.name, r.label, now - r.started) for r in self._running.values()]
 
     def close(self) -> None:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._ready.clear()
             self._lanes.clear()
-            self._cond.notify_all()
             threads = list(self._threads)
+            for _ in threads:
+                self._ready.put(None)  # one wake-up per thread; a busy one sees it when done
         _MONITOR.discard(self)
         for thread in threads:
             if thread is not threading.current_thread():
@@ -185,26 +189,27 @@ class CallbackLanes:
         thread.start()
 
     def _serve(self) -> None:
+        with self._lock:
+            self._idle += 1
         while True:
-            with self._cond:
-                while not self._ready and not self._closed:
-                    self._idle += 1
-                    self._cond.wait()
-                    self._idle -= 1
-                if self._closed:
+            key = self._ready.get()
+            with self._lock:
+                self._idle -= 1
+                if key is None or self._closed:
                     return
-                key = self._ready.popleft()
+                self._ready_count -= 1
                 lane = self._lanes[key]
                 job = lane.jobs.popleft()
             try:
                 self._run(job)
             finally:
-                with self._cond:
+                with self._lock:
                     if lane.jobs and not self._closed:
-                        self._ready.append(key)  # to the back: lanes take turns
-                        self._cond.notify()
+                        self._ready_count += 1
+                        self._ready.put(key)  # to the back: lanes take turns
                     else:
                         lane.busy = False
+                    self._idle += 1
 
     def _run(self, job: _Job) -> None:
         event = job.event
@@ -213,7 +218,7 @@ class CallbackLanes:
         for callback in job.callbacks:
             name = callback_name(callback)
             running = _Running(name, label, time.monotonic())
-            with self._cond:
+            with self._lock:
                 if self._closed:
                     return
                 self._running[ident] = running
@@ -228,7 +233,7 @@ class CallbackLanes:
                     exc_info=(type(exc), exc, exc.__traceback__),
                 )
             finally:
-                with self._cond:
+                with self._lock:
                     self._running.pop(ident, None)
                 if running.reported:
                     log.warning(
@@ -244,7 +249,7 @@ class CallbackLanes:
 
     def check_slow(self) -> None:
         """Report callbacks running longer than ``warn_after`` (called by the monitor)."""
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             now = time.monotonic()
