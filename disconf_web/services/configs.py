@@ -37,7 +37,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -215,22 +215,57 @@ def _rows(session: so.Session, coords: Coordinates) -> tuple[App, Env]:
     return _rows_and_node(session, coords)[0]
 
 
+# The statements every publish runs, built once with bind parameters: building them costs
+# more than running them on SQLite, and a statement built once keeps its compiled-cache key.
+_ROWS_AND_NODE = (
+    sa.select(App, Env, ConfigNode.id)
+    .select_from(App)
+    .join(Env, Env.name == sa.bindparam("b_env"))
+    .outerjoin(
+        ConfigNode,
+        sa.and_(
+            ConfigNode.app_id == App.id,
+            ConfigNode.env_id == Env.id,
+            ConfigNode.version == sa.bindparam("b_version"),
+        ),
+    )
+    .where(App.name == sa.bindparam("b_app"))
+)
+_ONE_CONFIG = (
+    Config.app_id == sa.bindparam("b_app_id"),
+    Config.env_id == sa.bindparam("b_env_id"),
+    Config.version == sa.bindparam("b_version"),
+    Config.type == sa.bindparam("b_type"),
+    Config.name == sa.bindparam("b_name"),
+)
+_SELECT_CONFIG = sa.select(Config).where(*_ONE_CONFIG)
+_SELECT_CONFIG_FOR_UPDATE = _SELECT_CONFIG.with_for_update()
+_SELECT_CONFIG_FRESH = _SELECT_CONFIG.execution_options(populate_existing=True)
+_WRITE_LOCK = sa.update(Config).where(*_ONE_CONFIG).values(revision=Config.revision)
+_WRITE_LOCK_ONLY = _WRITE_LOCK.execution_options(synchronize_session=False)
+_WRITE_LOCK_RETURNING = _WRITE_LOCK.returning(Config).execution_options(
+    synchronize_session=False, populate_existing=True
+)
+# A locking read: under REPEATABLE READ a plain one would read the transaction's snapshot,
+# taken before the row lock was granted, and miss a gray start that committed meanwhile.
+_ACTIVE_GRAY = (
+    sa.select(GrayRelease)
+    .where(GrayRelease.active_config_id == sa.bindparam("b_config_id"))
+    .with_for_update(read=True)
+)
+_CONFIGS = cast(sa.Table, Config.__table__)
+_UPDATE_CONFIG = sa.update(_CONFIGS).where(_CONFIGS.c.id == sa.bindparam("b_id"))
+_INSERT_REVISION = sa.insert(cast(sa.Table, ConfigRevision.__table__))
+_INSERT_NOTIFICATION = sa.insert(cast(sa.Table, Notification.__table__))
+
+
 def _rows_and_node(session: so.Session, coords: Coordinates) -> tuple[tuple[App, Env], bool]:
     """The app and env rows of ``coords`` and whether its ZooKeeper node is claimed already, in
     one query (node rows never change once claimed, so a claimed node needs no
     :func:`claim_node`); :class:`NotFound` naming the missing one, through the catalog's
     lookups, when the app and env are not both there."""
-    claimed = sa.and_(
-        ConfigNode.app_id == App.id,
-        ConfigNode.env_id == Env.id,
-        ConfigNode.version == coords.version,
-    )
     found = session.execute(
-        sa.select(App, Env, ConfigNode.id)
-        .select_from(App)
-        .join(Env, Env.name == coords.env)
-        .outerjoin(ConfigNode, claimed)
-        .where(App.name == coords.app)
+        _ROWS_AND_NODE, {"b_app": coords.app, "b_env": coords.env, "b_version": coords.version}
     ).first()
     if found is None:
         return (get_app(session, coords.app), get_env(session, coords.env)), False
@@ -247,22 +282,19 @@ def _find(
     for_update: bool,
 ) -> Config | None:
     app, env = rows
-    where = (
-        Config.app_id == app.id,
-        Config.env_id == env.id,
-        Config.version == coords.version,
-        Config.type == int(kind),
-        Config.name == name,
-    )
+    params = {
+        "b_app_id": app.id,
+        "b_env_id": env.id,
+        "b_version": coords.version,
+        "b_type": int(kind),
+        "b_name": name,
+    }
     if for_update and session.get_bind().dialect.name == "sqlite":
-        return _sqlite_write_lock(session, where)
-    query = sa.select(Config).where(*where)
-    return session.scalar(query.with_for_update() if for_update else query)
+        return _sqlite_write_lock(session, params)
+    return session.scalar(_SELECT_CONFIG_FOR_UPDATE if for_update else _SELECT_CONFIG, params)
 
 
-def _sqlite_write_lock(
-    session: so.Session, where: tuple[sa.ColumnElement[bool], ...]
-) -> Config | None:
+def _sqlite_write_lock(session: so.Session, params: dict[str, object]) -> Config | None:
     """SQLite has no row locks, and its driver runs a transaction's reads before its first write
     outside of it: a locking read would read a state that a concurrent writer is about to
     change. A no-op write first takes the database's write lock (waiting up to its
@@ -270,16 +302,10 @@ def _sqlite_write_lock(
     committed state and nobody commits in between, as ``SELECT ... FOR UPDATE`` guarantees on
     MySQL. The write returns the row it matched (``RETURNING``): the locked read in the same
     statement (SQLite 3.35 and later; before, e.g. Debian 11's 3.34, a second statement)."""
-    update = sa.update(Config).where(*where).values(revision=Config.revision)
     if not SQLITE_RETURNING:
-        session.execute(update.execution_options(synchronize_session=False))
-        query = sa.select(Config).where(*where).execution_options(populate_existing=True)
-        return session.scalar(query)
-    return session.scalar(
-        update.returning(Config).execution_options(
-            synchronize_session=False, populate_existing=True
-        )
-    )
+        session.execute(_WRITE_LOCK_ONLY, params)
+        return session.scalar(_SELECT_CONFIG_FRESH, params)
+    return session.scalar(_WRITE_LOCK_RETURNING, params)
 
 
 def find_config(
@@ -368,15 +394,22 @@ def _write_row(
         session.add(config)
         session.flush()
         return config
-    config.revision += 1
-    config.updated_at = now
-    config.updated_by = change.actor
+    # A Core UPDATE (the ORM's unit of work costs more than the statement), then the same
+    # values into the row object as its loaded state, so nothing is left for a flush to write.
+    values: dict[str, object] = {
+        "revision": config.revision + 1,
+        "updated_at": now,
+        "updated_by": change.actor,
+    }
     if change.value is None:
-        config.status = ConfigStatus.DELETED
+        values["status"] = int(ConfigStatus.DELETED)
     else:
-        config.value = change.value
-        config.md5 = content_md5(change.value)
-        config.status = ConfigStatus.LIVE
+        values.update(
+            value=change.value, md5=content_md5(change.value), status=int(ConfigStatus.LIVE)
+        )
+    session.connection().execute(_UPDATE_CONFIG, {"b_id": config.id, **values})
+    for name, value in values.items():
+        so.attributes.set_committed_value(config, name, value)
     return config
 
 
@@ -389,30 +422,34 @@ def _record(
     old_value: str | None,
     now: datetime,
 ) -> list[OutboxRow]:
-    """The revision, the notification (not for a delete) and the audit event of a change."""
-    session.add(
-        ConfigRevision(
-            config_id=config.id,
-            number=config.revision,
-            action=action.value,
-            old_value=old_value,
-            new_value=change.value,
-            new_md5=None if change.value is None else content_md5(change.value),
-            author=change.actor,
-            comment=change.comment,
-            at=now,
-        )
+    """The revision, the notification (not for a delete) and the audit event of a change,
+    inserted as Core statements (nothing the ORM would add: the rows are not read back)."""
+    connection = session.connection()
+    connection.execute(
+        _INSERT_REVISION,
+        {
+            "config_id": config.id,
+            "number": config.revision,
+            "action": action.value,
+            "old_value": old_value,
+            "new_value": change.value,
+            "new_md5": None if change.value is None else content_md5(change.value),
+            "author": change.actor,
+            "comment": change.comment,
+            "at": now,
+        },
     )
-    notification = None
+    notified = []
     if change.value is not None:
-        notification = Notification(
-            config_id=config.id,
-            path=config_node(change.zk_prefix, change.coords, change.kind, change.name),
-            data=notification_data(change.kind, change.value),
-            created_at=now,
-            attempts=0,
+        path = config_node(change.zk_prefix, change.coords, change.kind, change.name)
+        data = notification_data(change.kind, change.value)
+        inserted = connection.execute(
+            _INSERT_NOTIFICATION,
+            {"config_id": config.id, "path": path, "data": data, "created_at": now, "attempts": 0},
         )
-        session.add(notification)
+        row_id = inserted.inserted_primary_key
+        assert row_id is not None
+        notified.append(OutboxRow(int(row_id[0]), NodeKey(path, config.id), data))
     audit(
         session,
         actor=change.actor,
@@ -423,11 +460,7 @@ def _record(
         md5=config.md5,
         comment=change.comment,
     )
-    session.flush()
-    if notification is None:
-        return []
-    key = NodeKey(notification.path, notification.config_id)
-    return [OutboxRow(notification.id, key, notification.data)]
+    return notified
 
 
 def _own_transaction(
@@ -457,10 +490,7 @@ def _refuse_during_gray(session: so.Session, config: Config | None, change: _Cha
     of one config serialise: whichever locks second sees the other's commit."""
     if config is None:
         return
-    # A locking read: under REPEATABLE READ a plain one would read the transaction's snapshot,
-    # taken before the row lock was granted, and miss a start that committed meanwhile.
-    query = sa.select(GrayRelease).where(GrayRelease.active_config_id == config.id)
-    release = session.scalar(query.with_for_update(read=True))
+    release = session.scalar(_ACTIVE_GRAY, {"b_config_id": config.id})
     if release is not None and release.id != change.promoting_gray:
         raise Conflict(
             f"{change.label} has a running gray release #{release.id} (started by "
