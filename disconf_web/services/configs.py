@@ -248,9 +248,10 @@ _WRITE_LOCK_RETURNING = _WRITE_LOCK.returning(Config).execution_options(
 )
 # A locking read: under REPEATABLE READ a plain one would read the transaction's snapshot,
 # taken before the row lock was granted, and miss a gray start that committed meanwhile.
+_GRAY = cast(sa.Table, GrayRelease.__table__)
 _ACTIVE_GRAY = (
-    sa.select(GrayRelease)
-    .where(GrayRelease.active_config_id == sa.bindparam("b_config_id"))
+    sa.select(_GRAY.c.id, _GRAY.c.created_by)
+    .where(_GRAY.c.active_config_id == sa.bindparam("b_config_id"))
     .with_for_update(read=True)
 )
 _CONFIGS = cast(sa.Table, Config.__table__)
@@ -490,7 +491,7 @@ def _refuse_during_gray(session: so.Session, config: Config | None, change: _Cha
     of one config serialise: whichever locks second sees the other's commit."""
     if config is None:
         return
-    release = session.scalar(_ACTIVE_GRAY, {"b_config_id": config.id})
+    release = session.connection().execute(_ACTIVE_GRAY, {"b_config_id": config.id}).first()
     if release is not None and release.id != change.promoting_gray:
         raise Conflict(
             f"{change.label} has a running gray release #{release.id} (started by "
