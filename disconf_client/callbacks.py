@@ -11,7 +11,8 @@ fields' converters, which must not block). It hands each
   callback that hangs holds back only later events of its own config. Values (class attributes,
   ``snapshot()``) keep flowing to every config, the hung one included;
 * **a bounded thread count**: at most ``callback_threads`` lanes run at once (threads are
-  started on demand and kept until ``close()``). When that many callbacks hang at once, other
+  started on demand, the first one possibly ahead with :meth:`CallbackLanes.prestart`, and kept
+  until ``close()``). When that many callbacks hang at once, other
   configs' events wait for a free thread; their values are still applied;
 * **bounded memory**: a lane holds at most ``MAX_PENDING`` waiting events; beyond that the two
   newest are merged into one (``old`` of the first, ``new`` of the last, the union of the keys
@@ -152,6 +153,13 @@ class CallbackLanes:
             if not self._monitored:
                 self._monitored = True
                 _MONITOR.add(self)
+
+    def prestart(self) -> None:
+        """Start one thread now (the client does at start when it has callbacks), so the first
+        event is not handed to a thread still being started."""
+        with self._lock:
+            if not self._threads and not self._closed:
+                self._spawn()
 
     def pending(self) -> int:
         """Events waiting or running in every lane."""

@@ -485,6 +485,14 @@ class DisconfClient:
             thread = threading.Thread(target=target, name=f"disconf-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        # Started now rather than by the first change, which then pays no thread start.
+        self._writer.start()
+        if (
+            self._listeners
+            or self._on_error is not None
+            or any(listeners_of(entry.binding.cls) for entry in self._entries.values())
+        ):
+            self._lanes.prestart()
         directories = self._local_directories()
         if directories:
             self._files = LocalFileWatcher(directories, self._local_file_changed)

@@ -78,9 +78,7 @@ class CoalescingWriter:
             if self._pending.pop(key, None) is not None:
                 self.coalesced += 1
             self._pending[key] = write
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            self._start_thread()
             if self.delay <= 0 or self._hurry:
                 self._cond.notify_all()
                 return
@@ -88,6 +86,17 @@ class CoalescingWriter:
                 return  # the window of the first pending write is running: nothing to wake
             self._due = due = time.monotonic() + self.delay + jitter_delay(self.delay)
         _ALARM.schedule(due, self._wake)
+
+    def start(self) -> None:
+        """Start the writer thread now (the client does at start), not in the first submit()."""
+        with self._cond:
+            if not self._closed:
+                self._start_thread()
+
+    def _start_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
 
     def _wake(self) -> None:
         """Called by the alarm thread once a window has passed."""

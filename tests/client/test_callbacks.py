@@ -107,3 +107,18 @@ def test_base_exceptions_are_reported_and_slow_callbacks_named() -> None:
     finally:
         release.set()
         lanes.close()
+
+
+def test_a_prestarted_thread_runs_the_first_event_and_close_ends_it() -> None:
+    lanes = CallbackLanes(max_threads=4, warn_after=60)
+    lanes.prestart()
+    lanes.prestart()  # one thread ahead, not one per call
+    assert len(lanes._threads) == 1
+    thread = lanes._threads[0]
+    wait_until(lambda: lanes._idle == 1, message="the thread waits for events")
+    seen: list[str] = []
+    lanes.submit("a", event("a", 0, 1), [lambda e: seen.append(threading.current_thread().name)])
+    wait_until(lambda: seen == [thread.name], message="run on the prestarted thread")
+    assert lanes._threads == [thread]
+    lanes.close()
+    assert not thread.is_alive()
