@@ -15,13 +15,13 @@ Life of a config (a decorated class registered with the client):
   (a notification whose node data carries the whole content —
   :func:`disconf_core.notification.content_from_node` — is applied from that data without a
   download: ``stats.from_notification``; anything else is downloaded as before),
-  writes the ``target`` file (if the config has one), hands the change event to the config's
-  callback lane (:mod:`disconf_client.callbacks`: callbacks of one config in order, different
-  configs on different threads, never on the worker), then hands the local snapshot and the
-  instance node to the writer. The worker runs no callback or hook (only the fields' converters,
-  which must not block), so a hung callback never stops
-  values from flowing, to its own config or to any other. The snapshot and instance-node writes
-  run on a writer thread, coalesced per config (:mod:`disconf_client.persist`: a burst of
+  writes the ``target`` file (if the config has one), hands the local snapshot and the instance
+  node to the writer, then the change event to the config's callback lane
+  (:mod:`disconf_client.callbacks`: callbacks of one config in order, different configs on
+  different threads, never on the worker). The worker runs no callback or hook (only the
+  fields' converters, which must not block), so a hung callback never stops values from
+  flowing, to its own config or to any other. The snapshot and instance-node writes run on a
+  writer thread, coalesced per config (:mod:`disconf_client.persist`: a burst of
   revisions costs one pair of writes per config; a revision is recorded within the writer's
   window of 1-2 s plus two write rounds of being applied, so a publish reaching a whole fleet is
   delivered before the fleet's instance-node writes reach ZooKeeper; ``close()`` flushes).
@@ -733,8 +733,6 @@ class DisconfClient:
                 atomic_write(spec.target, content)  # before the callbacks: they may read it
             except OSError as exc:
                 log.error("cannot write %s to %s: %s", spec.label, spec.target, exc)
-        if event is not None and not at_start:
-            self._fire(entry.key, event)
         # Recorded off this thread (coalesced per config, see disconf_client.persist), except
         # during start(), which returns with the snapshot and the instance nodes written.
         record = self._recorder(entry, content, source)
@@ -743,6 +741,9 @@ class DisconfClient:
         else:
             self._writer.submit(entry.key, record)
         log.info("applied %s from %s (md5 %s)", spec.label, source, md5)
+        if event is not None and not at_start:
+            # Last: the callback thread woken here then waits least for this thread to finish.
+            self._fire(entry.key, event)
         return True
 
     def _recorder(self, entry: _Entry, content: bytes | None, source: str) -> Callable[[], None]:
