@@ -219,7 +219,7 @@ class _Alarm:
             for wake in fired:
                 try:
                     wake()
-                except Exception:  # noqa: BLE001 - the alarm must survive
+                except BaseException:  # noqa: BLE001 - the alarm must survive
                     log.exception("waking a writer failed")
             del fired
 
