@@ -108,6 +108,8 @@ def convert_value(raw: Any, annotation: Any) -> Any:
     """Convert ``raw`` (a string or a YAML/JSON/TOML value) to ``annotation``, or ValueError."""
     if annotation is Any or annotation is object:
         return raw
+    if annotation is str and type(raw) is str:
+        return raw  # the commonest case, decided before the typing introspection below
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union or origin is types.UnionType:
