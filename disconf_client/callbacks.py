@@ -136,7 +136,9 @@ class CallbackLanes:
         with self._lock:
             if self._closed:
                 return
-            state = self._lanes.setdefault(lane, _Lane())
+            state = self._lanes.get(lane)
+            if state is None:  # not setdefault: no _Lane built per event only to be dropped
+                state = self._lanes[lane] = _Lane()
             state.jobs.append(_Job(argument, tuple(callbacks), label))
             if len(state.jobs) > MAX_PENDING:
                 newest = state.jobs.pop()
