@@ -151,6 +151,9 @@ def _delivered_of(where: sa.ColumnElement[bool]) -> sa.Update:
 # running them on SQLite, and a statement built once also keeps its compiled-cache key.
 _LATEST = {True: _latest_of(_OF_CONFIG), False: _latest_of(_OF_ORPHAN)}
 _DELIVERED = {True: _delivered_of(_OF_CONFIG), False: _delivered_of(_OF_ORPHAN)}
+_DELIVERED_RETURNING = {
+    has_config: update.returning(_N.c.id) for has_config, update in _DELIVERED.items()
+}
 _UNDELIVERED = (
     sa.select(sa.func.count())
     .select_from(_N)
@@ -197,7 +200,18 @@ def settle(db: Database, key: NodeKey, up_to: int, ids: Sequence[int]) -> tuple[
     """:func:`mark_delivered`, then how many rows of ``ids`` are still not delivered (one
     transaction, for a publish's own delivery): ``(marked, undelivered)``."""
     with db.engine.begin() as connection:
-        marked = _mark_delivered(connection, key, up_to)
+        if connection.dialect.update_returning:
+            # SQLite 3.35+: the update names the rows it marked; when they cover ``ids`` (a
+            # publish's own rows, in practice always) nothing is left to count.
+            params = {**_node_params(key), "b_up_to": up_to, "b_now": utcnow()}
+            marked_ids = set(
+                connection.scalars(_DELIVERED_RETURNING[key.config_id is not None], params)
+            )
+            if marked_ids.issuperset(ids):
+                return len(marked_ids), 0
+            marked = len(marked_ids)
+        else:
+            marked = _mark_delivered(connection, key, up_to)
         left = connection.scalar(_UNDELIVERED, {"b_ids": list(ids)})
     return marked, int(left or 0)
 

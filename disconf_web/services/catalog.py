@@ -23,7 +23,7 @@ deadlock on their gap locks; the database rolls one back and the publish runs it
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 import sqlalchemy.dialects.mysql
@@ -98,6 +98,18 @@ def create_env(session: so.Session, *, name: str, actor: str) -> Env:
     return env
 
 
+_BY_NAME: dict[type[Named], sa.Select[Any]] = {}
+
+
+def _by_name(model: type[N]) -> sa.Select[N]:
+    """``SELECT <model> WHERE name = :b_name``, built once per model: every admin API request
+    looks its app up by name (building the statement costs about as much as running it)."""
+    query = _BY_NAME.get(model)
+    if query is None:
+        query = _BY_NAME[model] = sa.select(model).where(model.name == sa.bindparam("b_name"))
+    return cast("sa.Select[N]", query)
+
+
 def find_named(session: so.Session, model: type[N], what: str, name: object) -> N:
     """The ``model`` row (app, env, user) called ``name``, or :class:`NotFound` naming it.
 
@@ -111,7 +123,7 @@ def find_named(session: so.Session, model: type[N], what: str, name: object) -> 
     except InvalidNameError:
         pass
     else:
-        row = session.scalar(sa.select(model).where(model.name == name))
+        row = session.scalar(_by_name(model), {"b_name": name})
     if row is None:
         raise NotFound(f"{what} {name!r} does not exist")
     return row
