@@ -4,10 +4,12 @@ revision. Unit test of the writer, then through the client (fake HTTP, real ZooK
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import warnings
 
-from disconf_client import disconf_file, field, on_change
+from disconf_client import disconf_file, field, on_change, persist
 from disconf_client.cache import LocalSnapshot
 from disconf_client.persist import CoalescingWriter, _Alarm
 from disconf_core import ConfigType
@@ -136,3 +138,30 @@ def test_the_alarm_wakes_an_earlier_window_scheduled_after_a_later_one() -> None
     alarm.schedule(now + 0.1, lambda: woken.setdefault("early", time.monotonic() - now))
     wait_until(lambda: "early" in woken, timeout=3)
     assert 0.1 <= woken["early"] < 2.0 and "late" not in woken
+
+
+def test_a_forked_child_gets_an_alarm_of_its_own() -> None:
+    """The parent's alarm thread does not exist in a forked child: a window scheduled there
+    (by a client created in the child) must still end."""
+    parent = CoalescingWriter(delay=0.05)
+    parent.submit("a", lambda: None)  # the alarm thread runs in the parent now
+    assert persist._ALARM._thread is not None
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            done = threading.Event()
+            persist._ALARM.schedule(time.monotonic() + 0.05, done.set)
+            code = 0 if done.wait(5) else 2
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    result = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent.close(10)
+    assert result == b"\x00"
