@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -33,3 +34,25 @@ def service_missing(what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} (CI=true: a missing service is a failure)", pytrace=False)
     pytest.skip(what)
+
+
+def in_forked_child(check: Callable[[], int]) -> int:
+    """Run ``check`` in a forked child (as a prefork server forks its workers) and return the
+    code it returned, 1 if it raised; the child reports through a pipe and never returns into
+    pytest."""
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = check()
+        finally:
+            os.write(write, bytes([code]))
+            os._exit(0)
+    os.close(write)
+    result = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return result[0] if result else 1

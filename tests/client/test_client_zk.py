@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +28,7 @@ from disconf_client.schema import items_schema_data
 from disconf_core import ConfigType, content_md5
 from disconf_core.schema import SCHEMA_KEY, schema_node
 from tests.client.conftest import COORDS, Harness
-from tests.helpers import wait_until
+from tests.helpers import in_forked_child, wait_until
 
 
 def redis_class() -> type[Any]:
@@ -447,27 +446,18 @@ def test_use_after_fork(harness: Harness) -> None:
     harness.publish_file("redis.properties", "redis.port=1\n")
     client = harness.client([Redis])
     client.start()
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-        pid = os.fork()
-    if pid == 0:  # the child: report through the pipe, never return into pytest
+
+    def child() -> int:
+        assert Redis.port == 1 and snapshot(Redis).port == 1
         code = 1
         try:
-            assert Redis.port == 1 and snapshot(Redis).port == 1
-            try:
-                client.reload()
-            except ForkedProcessError as exc:
-                code = 0 if "create a new client in the child" in str(exc) else 2
-            client.close()  # must not touch the parent's session
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(0)
-    os.close(write)
-    result = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
-    assert result == b"\x00"
+            client.reload()
+        except ForkedProcessError as exc:
+            code = 0 if "create a new client in the child" in str(exc) else 2
+        client.close()  # must not touch the parent's session
+        return code
+
+    assert in_forked_child(child) == 0
     harness.publish_file("redis.properties", "redis.port=2\n")
     wait_until(lambda: Redis.port == 2, message="the parent still receives updates")
     assert harness.instances(ConfigType.FILE, "redis.properties")

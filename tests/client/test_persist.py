@@ -4,17 +4,15 @@ revision. Unit test of the writer, then through the client (fake HTTP, real ZooK
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import warnings
 
 from disconf_client import disconf_file, field, on_change, persist
 from disconf_client.cache import LocalSnapshot
 from disconf_client.persist import CoalescingWriter, _Alarm
 from disconf_core import ConfigType
 from tests.client.conftest import Harness
-from tests.helpers import wait_until
+from tests.helpers import in_forked_child, wait_until
 
 
 def test_pending_writes_of_one_key_are_coalesced_to_the_latest() -> None:
@@ -146,22 +144,12 @@ def test_a_forked_child_gets_an_alarm_of_its_own() -> None:
     parent = CoalescingWriter(delay=0.05)
     parent.submit("a", lambda: None)  # the alarm thread runs in the parent now
     assert persist._ALARM._thread is not None
-    read, write = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-        pid = os.fork()
-    if pid == 0:  # the child: report through the pipe, never return into pytest
-        code = 1
-        try:
-            done = threading.Event()
-            persist._ALARM.schedule(time.monotonic() + 0.05, done.set)
-            code = 0 if done.wait(5) else 2
-        finally:
-            os.write(write, bytes([code]))
-            os._exit(0)
-    os.close(write)
-    result = os.read(read, 1)
-    os.close(read)
-    os.waitpid(pid, 0)
+
+    def child() -> int:
+        done = threading.Event()
+        persist._ALARM.schedule(time.monotonic() + 0.05, done.set)
+        return 0 if done.wait(5) else 2
+
+    code = in_forked_child(child)
     parent.close(10)
-    assert result == b"\x00"
+    assert code == 0
