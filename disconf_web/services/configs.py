@@ -10,7 +10,10 @@ thing: lock the row, decide (``If-Match``, unchanged, unknown), write the row, r
 release's start (:mod:`disconf_web.gray`): a config with a running gray release is refused with
 409 naming it, read after the lock. ``publish_config``/``delete_config``/``rollback_config`` run
 it in a transaction of their own; ``stage_publish``/``stage_delete`` in the caller's, so that
-several changes commit together (bundle imports).
+several changes commit together (bundle imports). The row's update and the three records are
+Core statements built once, not the ORM's unit of work (it cost more than the statements on the
+publish path), and the returned ``Config`` carries the new values: an ORM event hook on those
+models would not see these writes.
 
 Names: a name that ZooKeeper cannot store (:func:`disconf_core.zookeeper_refusal`) is refused
 before anything is written whenever a value is published (create, update, rollback, copy,
