@@ -6,7 +6,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -56,3 +56,18 @@ def in_forked_child(check: Callable[[], int]) -> int:
     os.close(read)
     os.waitpid(pid, 0)
     return result[0] if result else 1
+
+
+def expire_session(client: Any, hosts: str) -> list[str]:
+    """Expire ``client``'s ZooKeeper session (a second client attaches to the same session and
+    closes it); returns the list the client's states are appended to from now on."""
+    from kazoo.client import KazooClient
+
+    states: list[str] = []
+    client.add_listener(states.append)
+    session_id, password = client.client_id
+    thief = KazooClient(hosts=hosts, client_id=(session_id, password), timeout=10)
+    thief.start(timeout=20)
+    thief.stop()
+    thief.close()
+    return states

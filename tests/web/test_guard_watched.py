@@ -20,7 +20,7 @@ from disconf_core import ConfigType, Coordinates
 from disconf_core.schema import SCHEMA_VERSION, item_schemas_data
 from disconf_web import get_notifier
 from disconf_web.publisher import get_publisher
-from tests.helpers import wait_until
+from tests.helpers import expire_session, wait_until
 
 from .conftest import make_tokens
 from .test_delivery import BASE, NODE, AppFactory, _app_factory
@@ -139,13 +139,7 @@ def test_a_lost_session_falls_back_to_a_direct_read(
     assert _rejecting(app) == []
     server_client = notifier._zk
     assert server_client is not None
-    states: list[str] = []
-    server_client.add_listener(states.append)
-    session_id, password = server_client.client_id
-    thief = KazooClient(hosts=zk_hosts, client_id=(session_id, password), timeout=10)
-    thief.start(timeout=20)
-    thief.stop()
-    thief.close()
+    states = expire_session(server_client, zk_hosts)
     # Created while the server's session is gone: no watch of that session sees it.
     zk.create(f"{SCHEMAS}/web-2", _int_port(), ephemeral=True)
     wait_until(lambda: KazooState.LOST in states, timeout=30, message="session LOST")

@@ -21,7 +21,7 @@ from disconf_web import create_app, get_db, get_notifier, shutdown_app
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from disconf_web.migrate import upgrade
 from disconf_web.models import Notification
-from tests.helpers import wait_until
+from tests.helpers import expire_session, wait_until
 
 from .conftest import make_tokens
 
@@ -245,16 +245,9 @@ def test_delivery_after_session_expiry(make_app: AppFactory, zk_hosts: str,
     client = app.test_client()
     notifier = get_notifier(app)
     wait_until(lambda: notifier.connected, timeout=20)
-    states: list[str] = []
     server_client = notifier._zk  # the notifier's own session
     assert server_client is not None
-    server_client.add_listener(states.append)
-    session_id, password = server_client.client_id
-    # Expire it: a second client attaches to the same session and closes it.
-    thief = KazooClient(hosts=zk_hosts, client_id=(session_id, password), timeout=10)
-    thief.start(timeout=20)
-    thief.stop()
-    thief.close()
+    states = expire_session(server_client, zk_hosts)
     wait_until(lambda: KazooState.LOST in states, timeout=30, message="session LOST")
     wait_until(lambda: notifier.connected, timeout=30)
     answer = client.put(f"{BASE}/items/k", json={"value": "after"},
