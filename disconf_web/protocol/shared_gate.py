@@ -21,7 +21,9 @@ Why what a reader sees is safe
   kernel if the worker dies holding it) and replaces the pair only with a read that began
   later; it writes ``generation`` first, then ``began``. A reader takes the shared lock, so it
   never sees half of a write. POSIX locks belong to the process, not the thread, so the
-  threads of one process also take one ``threading.Lock`` around them.
+  threads of one process also take one ``threading.Lock`` around them. The lock is never
+  waited for (``LOCK_NB``): a worker stopped while holding it only makes the others use their
+  own reads (a reader) or skip an offer (a writer), as without sharing.
 * Even without the lock, the only mixed pair the write order allows is a newer ``generation``
   with an older ``began``: a newer generation only makes kept rows look stale (the query runs),
   never the reverse. A value is offered only after its read succeeded.
@@ -38,6 +40,7 @@ from an empty pair (``began`` = -infinity: no request is answered from it).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import math
@@ -46,6 +49,8 @@ import os
 import struct
 import tempfile
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 __all__ = ["SharedGeneration", "inherited", "prepare_for_workers"]
 
@@ -54,6 +59,12 @@ log = logging.getLogger(__name__)
 _VALUE = struct.Struct("=q")  # generation, at offset 0
 _BEGAN = struct.Struct("=d")  # began, at offset 8 (written last)
 _SIZE = 16
+
+#: Attempts of a write to take the lock while readers of other workers hold it for a moment
+#: (each a non-blocking ``lockf``; a reader tries once and otherwise uses its own reads).
+OFFER_TRIES = 3
+
+T = TypeVar("T")
 
 _inherited: SharedGeneration | None = None
 
@@ -65,6 +76,7 @@ class SharedGeneration:
         self._fd = fd
         self._map = mmap.mmap(fd, _SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         self.disabled = False
+        self.busy = 0  # lock attempts given up because other workers held it (for tests)
         self._threads = threading.Lock()  # lockf() does not exclude threads of one process
 
     @classmethod
@@ -81,38 +93,48 @@ class SharedGeneration:
 
     def latest(self) -> tuple[float, int] | None:
         """``(began, generation)`` of the newest completed read of any worker; None if sharing
-        is off."""
-        if self.disabled:
-            return None
-        try:
-            with self._threads:
-                fcntl.lockf(self._fd, fcntl.LOCK_SH)
-                try:
-                    began = _BEGAN.unpack_from(self._map, 8)[0]
-                    value = _VALUE.unpack_from(self._map, 0)[0]
-                finally:
-                    fcntl.lockf(self._fd, fcntl.LOCK_UN)
-        except OSError as exc:
-            self._disable(exc)
-            return None
-        return began, value
+        is off or another worker is writing it right now (the caller uses its own reads)."""
+        return self._locked(fcntl.LOCK_SH, 1, self._read)
 
     def offer(self, began: float, generation: int) -> None:
         """Publish a successful read (``began``: when it started) if it began after the one
-        kept."""
+        kept; skipped if the lock stays taken by other workers for :data:`OFFER_TRIES` tries."""
+
+        def write() -> None:
+            if began > _BEGAN.unpack_from(self._map, 8)[0]:
+                _VALUE.pack_into(self._map, 0, generation)
+                _BEGAN.pack_into(self._map, 8, began)
+
+        self._locked(fcntl.LOCK_EX, OFFER_TRIES, write)
+
+    def _read(self) -> tuple[float, int]:
+        return _BEGAN.unpack_from(self._map, 8)[0], _VALUE.unpack_from(self._map, 0)[0]
+
+    def _locked(self, mode: int, tries: int, action: Callable[[], T]) -> T | None:
+        """``action()`` under the record lock, which is never waited for: a worker stopped
+        (``SIGSTOP``, a frozen cgroup) while holding it must not stop the others, so after
+        ``tries`` refused attempts this gives up (None, counted in :attr:`busy`). Any other
+        ``OSError`` turns sharing off in this process."""
         if self.disabled:
-            return
+            return None
         try:
             with self._threads:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX)
-                try:
-                    if began > _BEGAN.unpack_from(self._map, 8)[0]:
-                        _VALUE.pack_into(self._map, 0, generation)
-                        _BEGAN.pack_into(self._map, 8, began)
-                finally:
-                    fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                for _ in range(tries):
+                    try:
+                        fcntl.lockf(self._fd, mode | fcntl.LOCK_NB)
+                    except OSError as exc:
+                        if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                            raise
+                        continue
+                    try:
+                        return action()
+                    finally:
+                        fcntl.lockf(self._fd, fcntl.LOCK_UN)
+                self.busy += 1
+                return None
         except OSError as exc:
             self._disable(exc)
+            return None
 
     def _disable(self, exc: OSError) -> None:
         self.disabled = True

@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -146,6 +146,39 @@ def test_a_worker_killed_holding_the_lock_blocks_no_other(shared: SharedGenerati
     offered.join(WAIT)
     assert not offered.is_alive(), "the dead worker's lock was not released"
     assert shared.latest() is not None and shared.latest()[1] == 11  # type: ignore[index]
+
+
+def _bounded(call: Callable[[], object]) -> list[object]:
+    """Run ``call`` in a thread; fail if it has not returned within ``WAIT`` seconds."""
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
+    thread.start()
+    thread.join(WAIT)
+    assert not thread.is_alive(), "waited for a worker that holds the lock and never lets go"
+    return result
+
+
+def test_a_worker_stopped_holding_the_lock_stops_no_other(shared: SharedGeneration) -> None:
+    shared.offer(5.0, 7)
+    holding = FORK.Event()
+    child = FORK.Process(target=_hold_the_lock_forever, args=(shared, holding))
+    child.start()
+    try:
+        assert holding.wait(WAIT) and child.pid is not None
+        os.kill(child.pid, signal.SIGSTOP)  # holds the lock, answers nothing
+        assert _bounded(shared.latest) == [None]  # the reader uses its own reads
+        _bounded(lambda: shared.offer(6.0, 8))  # the offer is skipped
+        assert shared.busy == 2
+        read = Reads(9)
+        assert _bounded(lambda: _gate(read, shared).current(0.0)) == [9]
+        assert read.calls == 1  # the gate still answers, from its own read
+        os.kill(child.pid, signal.SIGCONT)
+    finally:
+        if child.pid is not None:
+            os.kill(child.pid, signal.SIGKILL)
+        child.join(WAIT)
+    assert shared.latest() == (5.0, 7)  # nothing was half-written meanwhile
+    assert shared.disabled is False
 
 
 def test_the_serving_master_prepares_one_pair_for_all_workers(
