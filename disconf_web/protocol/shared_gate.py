@@ -32,10 +32,12 @@ Why what a reader sees is safe
 
 Error Handling
 --------------
-Any ``OSError`` of the lock or the mapping disables sharing in that process (logged once); the
-gate then works per process, as without it. Database and ZooKeeper failures never reach this
-module: it stores only the results of reads that succeeded, and restarting the server starts
-from an empty pair (``began`` = -infinity: no request is answered from it).
+The lock held by another worker is not an error: that call goes on without sharing (see
+above). Any other ``OSError`` of the lock or the mapping disables sharing in that process
+(logged once); the gate then works per process, as without it. Database and ZooKeeper
+failures never reach this module: it stores only the results of reads that succeeded, and
+restarting the server starts from an empty pair (``began`` = -infinity: no request is
+answered from it).
 """
 
 from __future__ import annotations
