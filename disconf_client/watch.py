@@ -3,10 +3,10 @@
 :class:`ConfigWatcher` owns one ``KazooClient``. For every config it
 
 * creates the config node if missing (persistent, never overwriting existing data) and arms a
-  kazoo ``DataWatch`` on it **before** the client fetches the config, so no change can slip
-  between fetch and watch. Any ``setData`` on the node (even with unchanged data, as the
-  original server does) is a change: ``notify(key, data)`` gets the data kazoo read with the
-  event; the client applies it when it carries the whole content
+  :class:`~disconf_client.node_watch.NodeWatch` on it **before** the client fetches the config,
+  so no change can slip between fetch and watch. Any ``setData`` on the node (even with
+  unchanged data, as the original server does) is a change: ``notify(key, data)`` gets the data
+  read with the event; the client applies it when it carries the whole content
   (:func:`disconf_core.notification.content_from_node`), else it re-fetches over HTTP;
 * keeps an EPHEMERAL instance node ``<config node>/<host>_<pid>_<uuid>`` whose data is the value
   the client holds (spec §2), rewritten after each applied revision (by the client's writer
@@ -16,9 +16,9 @@ It also keeps one EPHEMERAL item-schema node ``<prefix>/<app>_<version>_<env>/sc
 holding the schemas of the items the client binds (:mod:`disconf_client.schema`; the server's
 publish guard reads it), written at start and re-created with the instance nodes.
 
-Callbacks from kazoo never block: a data change only calls ``notify(key, data)``, which must just
-enqueue (the client's worker thread fetches and binds); state changes are handed to
-``client.handler.spawn``.
+Callbacks from kazoo never block: a data change calls ``notify(key, data)`` on kazoo's connection
+thread (:mod:`disconf_client.node_watch`), which applies whole content without I/O or queues a
+download for the client's worker thread; state changes are handed to ``client.handler.spawn``.
 
 Error Handling
 --------------
@@ -29,10 +29,11 @@ Error Handling
 * SUSPENDED: nothing is done (watches and ephemeral nodes survive if the session does);
   instance updates made meanwhile fail, are logged, and are rewritten on reconnection.
 * LOST (session expired): ephemeral instance nodes are gone. On the next ``CONNECTED`` (a new
-  session) every instance node is re-created with the current value, kazoo's ``DataWatch``\\ es
-  re-arm themselves, and ``on_resync()`` makes the client re-fetch everything, so a change made
-  while the session was lost is not missed.
-* ``close()`` ends every ``DataWatch`` (callbacks return ``False``) and closes the session,
+  session) every instance node is re-created with the current value, every watch is read
+  again (:meth:`~disconf_client.node_watch.NodeWatch.rearm`, also after a mere disconnection,
+  reporting a version missed meanwhile), and ``on_resync()`` makes the client re-fetch
+  everything, so a change made while the session was lost is not missed.
+* ``close()`` stops every watch (later events are ignored) and closes the session,
   which removes the instance nodes.
 """
 
@@ -49,11 +50,12 @@ from typing import Any
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NodeExistsError, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
-from kazoo.recipe.watchers import DataWatch
 from kazoo.retry import KazooRetry
 
 from disconf_core import ConfigType, Coordinates, config_node, normalize_prefix
 from disconf_core.schema import schema_node
+
+from .node_watch import DirectHandler, NodeWatch
 
 __all__ = ["ConfigKey", "ConfigWatcher", "default_instance_name"]
 
@@ -90,7 +92,7 @@ class ConfigWatcher:
         self._notify = notify
         self._on_resync = on_resync
         self._keys: list[ConfigKey] = []
-        self._armed: set[ConfigKey] = set()
+        self._watches: dict[ConfigKey, NodeWatch] = {}
         self._instance_data: dict[ConfigKey, bytes] = {}
         self._schema_data: bytes | None = None
         self._lock = threading.RLock()
@@ -100,6 +102,7 @@ class ConfigWatcher:
             hosts=hosts,
             timeout=session_timeout,
             connection_retry=KazooRetry(max_tries=-1, max_delay=5.0),
+            handler=DirectHandler(),
         )
         self.zk.add_listener(self._on_state)
 
@@ -116,6 +119,8 @@ class ConfigWatcher:
             if self._closed:
                 return
             self._closed = True
+            for node_watch in self._watches.values():
+                node_watch.stop()
         try:
             self.zk.stop()
             self.zk.close()
@@ -145,26 +150,25 @@ class ConfigWatcher:
                     self._arm(key)
 
     def _arm(self, key: ConfigKey) -> bool:
-        """Create the node if missing and arm its DataWatch; False if it was already armed."""
+        """Create the node if missing and arm its watch; False if it was already armed."""
         with self._lock:
-            if key in self._armed or self._closed:
+            if key in self._watches or self._closed:
                 return False
             path = self.node_path(key)
             self.zk.ensure_path(path)
-            initial = [True]
 
-            def on_data(data: bytes | None, stat: Any, event: Any) -> bool | None:
+            def on_change(data: bytes | None) -> None:  # on kazoo's connection thread
                 if self._closed:
-                    return False  # ends the DataWatch
-                if initial[0]:
-                    initial[0] = False  # the call made when the watch is armed
-                    return None
-                log.debug("config node %s changed (stat %s)", path, stat)
+                    return
+                log.debug("config node %s changed", path)
                 self._notify(key, data)
-                return None
 
-            DataWatch(self.zk, path, on_data)
-            self._armed.add(key)
+            node_watch = NodeWatch(self.zk, path, on_change)
+            node_watch.start()
+            if not node_watch.wait_armed(_OPERATION_TIMEOUT):
+                # Its first answer will count as a change: nothing slips between arm and fetch.
+                log.warning("watch on %s not confirmed yet; armed when ZooKeeper answers", path)
+            self._watches[key] = node_watch
             return True
 
     # -- instance nodes -----------------------------------------------------------------------
@@ -225,6 +229,8 @@ class ConfigWatcher:
             with self._lock:
                 if self._closed:
                     return
+                for node_watch in self._watches.values():
+                    node_watch.rearm()  # a version missed while disconnected is reported
                 newly_armed = [key for key in list(self._keys) if self._arm(key)]
                 lost, self._lost = self._lost, False
                 pending = dict(self._instance_data)
