@@ -410,9 +410,10 @@ class DisconfClient:
         return True
 
     def _notified(self, key: ConfigKey, data: bytes | None = None) -> None:
-        """Called on a kazoo thread, never blocks: node data carrying the whole content is
-        applied right here when nothing else is in flight for it (:meth:`_apply_inline`: one
-        thread hand-off less per notification); anything else is recorded and queued."""
+        """Called on kazoo's connection thread (:mod:`disconf_client.node_watch`); never blocks
+        and never waits for ZooKeeper: node data carrying the whole content is applied right
+        here when nothing else is in flight for it (:meth:`_apply_inline`: no thread hand-off
+        before the callback's lane); anything else is recorded and queued."""
         self.stats.add("notifications")
         with self._queue_lock:
             seq = self._notify_seq.get(key, 0) + 1
