@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 from kazoo.client import KazooClient, KazooState
+from kazoo.retry import KazooRetry
 
 from disconf_client import node_watch as node_watch_module
 from disconf_client.node_watch import DirectHandler, NodeWatch
+from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from tests.helpers import expire_session, wait_until
+from tests.standby.tcp_proxy import TcpProxy
 
 PATH = "/watched"
 
@@ -192,3 +195,50 @@ def test_kazoo_recipes_on_the_same_client_keep_kazoos_threads(direct_zk: KazooCl
     direct_zk.set(PATH, b"v1")
     wait_until(lambda: len(seen) == 2, message="the DataWatch saw the change")
     assert seen[1][0] == b"v1" and seen[1][1] in set(direct_zk.handler._workers)
+
+
+def test_a_change_during_a_connection_loss_is_reported_once_by_rearm(
+    zk_server: EmbeddedZooKeeper, zk_hosts: str
+) -> None:
+    """The session survives a cut connection but its watches do not (ZooKeeper drops them with
+    the connection and kazoo does not re-register them): rearm(), which the client calls on
+    every CONNECTED, reports the version missed meanwhile, once, and watches again."""
+    chroot = zk_hosts[zk_hosts.index("/") :]
+    proxy = TcpProxy(zk_server.port)
+    client = KazooClient(
+        hosts=proxy.address + chroot,
+        timeout=8,
+        handler=DirectHandler(),
+        connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=0.5),
+    )
+    other = KazooClient(hosts=zk_hosts, timeout=10)
+    states: list[str] = []
+    reports = Reports()
+    watches: list[NodeWatch] = []
+
+    def on_state(state: str) -> None:
+        states.append(state)
+        if state == KazooState.CONNECTED and watches:
+            client.handler.spawn(watches[0].rearm)  # as ConfigWatcher does
+
+    client.add_listener(on_state)
+    try:
+        client.start(timeout=20)
+        other.start(timeout=20)
+        other.create(PATH, b"v0")
+        watches.append(armed(client, reports))
+        proxy.cut()
+        wait_until(lambda: KazooState.SUSPENDED in states, timeout=20, message="suspended")
+        other.set(PATH, b"v1")
+        proxy.restore()
+        wait_until(lambda: reports.data == [b"v1"], timeout=20, message="missed version seen")
+        other.set(PATH, b"v2")
+        wait_until(lambda: b"v2" in reports.data, message="watching again")
+        assert reports.data == [b"v1", b"v2"]
+        assert KazooState.LOST not in states  # the same session throughout
+    finally:
+        other.stop()
+        other.close()
+        client.stop()
+        client.close()
+        proxy.close()
