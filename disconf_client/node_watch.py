@@ -28,10 +28,11 @@ in order, never for the version read when the watch was armed; a deleted node is
 
 Error Handling
 --------------
-* Connection loss (SUSPENDED): a read in flight fails with ``ConnectionLoss`` and is dropped;
-  the session's watches survive on the server and kazoo re-registers them on reconnection.
-  :meth:`NodeWatch.rearm` (the client calls it on every ``CONNECTED``) reads the node again
-  and reports a version missed meanwhile.
+* Connection loss (SUSPENDED): a read in flight fails with ``ConnectionLoss`` and is dropped.
+  The session may survive, but its watches do not: ZooKeeper drops them with the connection
+  and kazoo does not re-register them. :meth:`NodeWatch.rearm` (the client calls it on every
+  ``CONNECTED``) reads the node again with a watch and reports a version missed meanwhile,
+  once (tested through a cut TCP proxy).
 * Session expiry (LOST): kazoo drops every watch and sends each watcher an event of type
   ``NONE``, which is ignored; :meth:`NodeWatch.rearm` on the new session's ``CONNECTED`` arms
   the watch again, and the client re-fetches everything anyway.
