@@ -24,7 +24,8 @@ def _log_in(page: Any, base: str) -> None:
     page.fill("input[name=password]", "wrong-password")
     page.click("button[type=submit]")
     expect(page.locator(".flash-error")).to_contain_text("Wrong user name or password")
-    assert page.evaluate("document.activeElement && document.activeElement.name") == "password"
+    # The browser applies autofocus at its next rendering step, after the page is shown: wait.
+    expect(page.locator("input[name=password]")).to_be_focused()
     page.fill("input[name=password]", "admin-password")
     page.click("button[type=submit]")
     expect(page).to_have_url(base + "/apps")
