@@ -5,11 +5,14 @@ prints that port on its first line and forwards every connection to ``127.0.0.1:
 
 * ``SIGUSR1``: black hole. Connections stay open and accepted, new ones are accepted too, but
   nothing is forwarded in either direction (what is sent is read and dropped): the peer
-  "accepts and never answers".
+  "accepts and never answers". Acknowledged with a ``black-hole`` line once in force.
 * ``SIGUSR2``: forward again (connections opened during the black hole stay dead; clients open
-  new ones).
+  new ones). Acknowledged with a ``forwarding`` line.
 * ``SIGSTOP`` / ``SIGCONT`` (sent by the test): the whole process is paused; the kernel still
   completes new TCP handshakes into the listen backlog, and nothing answers.
+
+:class:`FaultProxy`'s methods return once the fault is in force (the line read, every thread
+stopped), so a test's next request meets the fault, not the database as it was a moment before.
 
 The test that starts it stops it by PID (:class:`FaultProxy`).
 """
@@ -24,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 _forwarding = threading.Event()
@@ -47,11 +51,19 @@ def _pump(source: socket.socket, sink: socket.socket | None) -> None:
                     sock.shutdown(socket.SHUT_RDWR)
 
 
+def _switch(forward: bool) -> None:
+    if forward:
+        _forwarding.set()
+    else:
+        _forwarding.clear()
+    print("forwarding" if forward else "black-hole", flush=True)  # the test waits for it
+
+
 def _serve(target_port: int) -> None:
     # The handlers first: a test may signal as soon as it has read the port (SIGUSR1's default
     # action would kill the proxy, and the "black hole" would refuse connections).
-    signal.signal(signal.SIGUSR1, lambda *_: _forwarding.clear())
-    signal.signal(signal.SIGUSR2, lambda *_: _forwarding.set())
+    signal.signal(signal.SIGUSR1, lambda *_: _switch(False))
+    signal.signal(signal.SIGUSR2, lambda *_: _switch(True))
     listener = socket.create_server(("127.0.0.1", 0), backlog=128)
     print(listener.getsockname()[1], flush=True)
     while True:
@@ -79,6 +91,7 @@ class FaultProxy:
             cwd=root,
             stdout=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
+            bufsize=0,  # unbuffered: select() sees every line not yet read
         )
         assert self.process.stdout is not None
         ready, _, _ = select.select([self.process.stdout], [], [], start_timeout)
@@ -90,17 +103,54 @@ class FaultProxy:
         self.paused = False
 
     def black_hole(self) -> None:
+        """Returns once the proxy forwards nothing more."""
         os.kill(self.process.pid, signal.SIGUSR1)
+        self._acknowledged("black-hole")
 
     def pause(self) -> None:
+        """Returns once every thread of the proxy is stopped."""
         os.kill(self.process.pid, signal.SIGSTOP)
         self.paused = True
+        deadline = time.monotonic() + 20.0
+        while not self._stopped():
+            if time.monotonic() >= deadline:
+                raise RuntimeError("fault proxy not stopped 20s after SIGSTOP")
+            time.sleep(0.005)
 
     def restore(self) -> None:
+        """Returns once the proxy forwards again."""
         if self.paused:
             os.kill(self.process.pid, signal.SIGCONT)
             self.paused = False
         os.kill(self.process.pid, signal.SIGUSR2)
+        self._acknowledged("forwarding")
+
+    def _acknowledged(self, word: str, timeout: float = 20.0) -> None:
+        """Read the proxy's output up to the line ``word`` (its signal handler ran)."""
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
+            if not ready:
+                raise RuntimeError(f"fault proxy did not say {word!r} within {timeout}s")
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"fault proxy exited before saying {word!r}")
+            if line.strip() == word.encode():
+                return
+
+    def _stopped(self) -> bool:
+        """Every thread of the proxy is in the stopped state (``T`` in /proc)."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        for task in tasks.iterdir():
+            try:
+                stat = (task / "stat").read_text()
+            except OSError:
+                continue  # a thread that just ended
+            if stat.rsplit(")", 1)[1].split()[0] != "T":
+                return False
+        return True
 
     def stop(self) -> None:
         if self.process.poll() is None:
