@@ -164,7 +164,15 @@ def test_a_request_that_waited_while_a_read_ran_is_answered_by_it_without_anothe
 
 def test_a_request_that_arrived_before_the_read_in_flight_began_joins_it() -> None:
     values = iter([1, 2])
-    source = HeldReads(lambda: next(values))
+    second_may_end = threading.Event()
+
+    def read() -> int:
+        value = next(values)
+        if value == 2:  # round 2 ends only after the joined request has its answer
+            assert second_may_end.wait(BOUND), "round 2 was never let go"
+        return value
+
+    source = HeldReads(read)
     gate = FreshnessGate(source, wait_bound=BOUND)
     queued_since = time.monotonic()  # arrived before the read below starts
     source.hold()
@@ -174,9 +182,11 @@ def test_a_request_that_arrived_before_the_read_in_flight_began_joins_it() -> No
     late, late_result = _in_thread(gate.current)  # arrived after the read began
     wait_until(lambda: gate.waiting == 2, timeout=BOUND, message="two requests to wait")
     source.release()
-    for thread in (first, joined, late):
-        thread.join(BOUND)
+    first.join(BOUND)
+    joined.join(BOUND)  # answered by round 1 while round 2 is still reading
     assert first_result == [1] and joined_result == [1]
+    second_may_end.set()
+    late.join(BOUND)
     assert late_result == [2]
     assert gate.reads == 2
 
