@@ -183,6 +183,13 @@ class ReadGenerationHook:
             cursor.close()
 
     def rollback(self, conn: sa.Connection) -> None:
+        if conn.invalidated:
+            # The database connection died (a read timeout, a lost server): its ``info`` cannot
+            # be reached until the rollback that is running now has finished, and touching it
+            # raised PendingRollbackError out of the rollback, turning the request's 503 into a
+            # 500. The flag is dropped by the next commit's or rollback's check anyway: at worst
+            # one needless bump, which costs a cache miss.
+            return
         conn.info.pop(self.FLAG, None)
 
     @staticmethod

@@ -167,6 +167,51 @@ def test_a_hanging_database_answers_503_to_writes_and_last_served_to_reads(
 
 
 @pytest.mark.mysql
+def test_a_database_that_hangs_in_the_middle_of_a_write_answers_503_and_keeps_nothing(
+    real_mysql_url: str, proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """The database stops answering after the publish transaction's first write: the request
+    answers 503 naming the database (not a 500 from cleaning up the dead connection), the half
+    transaction is not kept, and writes work again once the database is back."""
+    app = make_app(through(real_mysql_url, proxy), tmp_path / "last-served")
+    engine = get_db(app).engine
+    cut: list[str] = []
+
+    def hang_after_the_first_write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.lstrip().upper()
+        if not cut and (words.startswith(("INSERT", "UPDATE")) or "FOR UPDATE" in words):
+            cut.append(statement)
+            proxy.black_hole()
+
+    try:
+        tokens = publish_and_serve(app)
+        client = app.test_client()
+        admin = tokens.headers("admin")
+        sa.event.listen(engine, "after_cursor_execute", hang_after_the_first_write)
+        try:
+            write = bounded(
+                lambda: client.put(f"{BASE}/items/rate", json={"value": "9"}, headers=admin)
+            )
+        finally:
+            sa.event.remove(engine, "after_cursor_execute", hang_after_the_first_write)
+        assert cut, "the fault was never made"
+        assert write.status_code == 503, write.data
+        assert "database unavailable" in write.json["error"]
+
+        proxy.restore()
+        wait_until(
+            lambda: bounded(lambda: client.get("/readyz/writes")).status_code == 200, timeout=HUNG
+        )
+        assert client.get(ITEM).json["value"] == "0.5"  # the half-done publish left nothing
+        again = client.put(f"{BASE}/items/rate", json={"value": "0.7"}, headers=admin)
+        assert again.status_code == 200
+        assert client.get(ITEM).json["value"] == "0.7"
+    finally:
+        proxy.restore()
+        shutdown_app(app)
+
+
+@pytest.mark.mysql
 @pytest.mark.parametrize("kind", ["black-hole", "paused"])
 def test_a_node_restarted_during_the_outage_still_serves_what_it_served(
     kind: str, real_mysql_url: str, proxy: FaultProxy, tmp_path: Path
