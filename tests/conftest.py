@@ -27,7 +27,7 @@ from disconf_web.embedded_zookeeper import (
     ZooKeeperNotInstalled,
     ZooKeeperStartError,
 )
-from tests.helpers import service_missing
+from tests.helpers import service_missing, started_kazoo
 
 pytest_plugins = ["tests.plugins.web"]
 
@@ -63,13 +63,8 @@ def zk_hosts(zk_server: EmbeddedZooKeeper) -> Iterator[str]:
 
 @pytest.fixture
 def zk(zk_hosts: str) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=zk_hosts, timeout=10)
-    client.start(timeout=20)
-    try:
+    with started_kazoo(zk_hosts) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 @pytest.fixture(scope="session")

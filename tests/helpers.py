@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -71,3 +72,17 @@ def expire_session(client: Any, hosts: str) -> list[str]:
     thief.stop()
     thief.close()
     return states
+
+
+@contextmanager
+def started_kazoo(hosts: str, **options: Any) -> Iterator[Any]:
+    """A started ``KazooClient`` (``timeout`` 10 s unless given), stopped and closed after."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=hosts, **{"timeout": 10, **options})
+    client.start(timeout=20)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()

@@ -15,7 +15,7 @@ from kazoo.retry import KazooRetry
 from disconf_client import node_watch as node_watch_module
 from disconf_client.node_watch import DirectHandler, NodeWatch
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
-from tests.helpers import expire_session, wait_until
+from tests.helpers import expire_session, started_kazoo, wait_until
 from tests.standby.tcp_proxy import TcpProxy
 
 PATH = "/watched"
@@ -23,13 +23,8 @@ PATH = "/watched"
 
 @pytest.fixture
 def direct_zk(zk_hosts: str) -> Iterator[KazooClient]:
-    client = KazooClient(hosts=zk_hosts, timeout=10, handler=DirectHandler())
-    client.start(timeout=20)
-    try:
+    with started_kazoo(zk_hosts, handler=DirectHandler()) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 class Reports:

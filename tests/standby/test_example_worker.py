@@ -37,7 +37,7 @@ from kazoo.retry import KazooRetry
 from disconf_core import Coordinates, standby_node
 from disconf_core.standby import StandbyDataError, decode_context
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
-from tests.helpers import wait_until
+from tests.helpers import started_kazoo, wait_until
 from tests.standby.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
@@ -143,17 +143,9 @@ def zookeeper(tmp_path: Path) -> Iterator[EmbeddedZooKeeper]:
 
 @pytest.fixture
 def reader(zookeeper: EmbeddedZooKeeper) -> Iterator[KazooClient]:
-    client = KazooClient(
-        hosts=zookeeper.hosts,
-        timeout=10,
-        connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=0.5),
-    )
-    client.start(timeout=20)
-    try:
+    retry = KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=0.5)
+    with started_kazoo(zookeeper.hosts, connection_retry=retry) as client:
         yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 def checkpoint(reader: KazooClient) -> int:

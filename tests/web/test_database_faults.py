@@ -119,6 +119,22 @@ def fault(proxy: FaultProxy, kind: str) -> None:
         proxy.pause()
 
 
+def restore_and_write_again(
+    proxy: FaultProxy, client: Any, admin: dict[str, str], *, before: str | None = None
+) -> None:
+    """End the fault; once writes are accepted again, the item (``before``: still that value)
+    is published anew and served."""
+    proxy.restore()
+    wait_until(
+        lambda: bounded(lambda: client.get("/readyz/writes")).status_code == 200, timeout=HUNG
+    )
+    if before is not None:
+        assert client.get(ITEM).json["value"] == before
+    again = client.put(f"{BASE}/items/rate", json={"value": "0.7"}, headers=admin)
+    assert again.status_code == 200
+    assert client.get(ITEM).json["value"] == "0.7"
+
+
 @pytest.mark.mysql
 @pytest.mark.parametrize("kind", ["black-hole", "paused"])
 def test_a_hanging_database_answers_503_to_writes_and_last_served_to_reads(
@@ -154,13 +170,7 @@ def test_a_hanging_database_answers_503_to_writes_and_last_served_to_reads(
         # Through the Flask adapter too (HEAD is not taken by the fast path).
         assert bounded(lambda: client.head(ITEM)).status_code == 200
 
-        proxy.restore()
-        wait_until(
-            lambda: bounded(lambda: client.get("/readyz/writes")).status_code == 200, timeout=HUNG
-        )
-        again = client.put(f"{BASE}/items/rate", json={"value": "0.7"}, headers=admin)
-        assert again.status_code == 200
-        assert client.get(ITEM).json["value"] == "0.7"
+        restore_and_write_again(proxy, client, admin)
     finally:
         proxy.restore()
         shutdown_app(app)
@@ -198,14 +208,7 @@ def test_a_database_that_hangs_in_the_middle_of_a_write_answers_503_and_keeps_no
         assert write.status_code == 503, write.data
         assert "database unavailable" in write.json["error"]
 
-        proxy.restore()
-        wait_until(
-            lambda: bounded(lambda: client.get("/readyz/writes")).status_code == 200, timeout=HUNG
-        )
-        assert client.get(ITEM).json["value"] == "0.5"  # the half-done publish left nothing
-        again = client.put(f"{BASE}/items/rate", json={"value": "0.7"}, headers=admin)
-        assert again.status_code == 200
-        assert client.get(ITEM).json["value"] == "0.7"
+        restore_and_write_again(proxy, client, admin, before="0.5")
     finally:
         proxy.restore()
         shutdown_app(app)
