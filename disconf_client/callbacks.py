@@ -235,13 +235,14 @@ class CallbackLanes:
             try:
                 callback(event)
             except BaseException as exc:  # noqa: BLE001 - user code never kills a client thread
-                self._on_error(f"{name}: {exc!r}")
+                # Logged before it is counted: whoever sees the count finds the traceback.
                 log.error(
                     "change callback %s raised for %s (the other callbacks still run)",
                     name,
                     label,
                     exc_info=(type(exc), exc, exc.__traceback__),
                 )
+                self._on_error(f"{name}: {exc!r}")
             finally:
                 with self._lock:
                     self._running.pop(ident, None)
