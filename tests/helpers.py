@@ -17,16 +17,35 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, message: str = ""
+    predicate: Callable[[], T],
+    timeout: float = 10.0,
+    interval: float = 0.02,
+    message: str = "",
+    *,
+    retry_on: tuple[type[BaseException], ...] = (),
 ) -> T:
-    """Poll ``predicate`` until it returns a truthy value (returned), at most ``timeout`` s."""
+    """Poll ``predicate`` until it returns a truthy value (returned), at most ``timeout`` s.
+    An exception of ``retry_on`` counts as "not yet" (e.g. a ZooKeeper connection that a loaded
+    machine dropped for a moment); the last one is chained to the timeout's error."""
     deadline = time.monotonic() + timeout
-    last: T = predicate()
+    error: BaseException | None = None
+
+    def poll() -> T | None:
+        nonlocal error
+        try:
+            return predicate()
+        except retry_on as exc:
+            error = exc
+            return None
+
+    last = poll()
     while not last:
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message or predicate}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {message or predicate}"
+            ) from error
         time.sleep(interval)
-        last = predicate()
+        last = poll()
     return last
 
 

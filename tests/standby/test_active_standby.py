@@ -15,6 +15,7 @@ from kazoo.client import KazooClient
 
 from disconf_client.standby import (
     ActiveStandby,
+    CoordinatorUnavailableError,
     NotMasterError,
     StandbyError,
     StandbySpec,
@@ -38,7 +39,12 @@ def test_exactly_one_master_and_clean_handover(
 ) -> None:
     elections = [make_election(label) for label in ("a", "b", "c")]
     first = wait_until(lambda: masters(elections), 10, message="a master")[0]
-    wait_until(lambda: len(first.contenders()) == 3, 10, message="three contenders")
+    wait_until(
+        lambda: len(first.contenders()) == 3,
+        10,
+        message="three contenders",
+        retry_on=(CoordinatorUnavailableError,),
+    )
     contenders = first.contenders()
     assert [c.is_master for c in contenders] == [True, False, False]
     assert contenders[0].token == first.token
@@ -204,7 +210,12 @@ def test_after_lost_it_never_believes_it_is_master(
     wait_until(lambda: steady.is_master, 15, message="takeover after the session expired")
     assert not flaky.is_master
     proxy.restore()
-    wait_until(lambda: len(steady.contenders()) == 2, 15, message="a rejoins with a new session")
+    wait_until(
+        lambda: len(steady.contenders()) == 2,
+        15,
+        message="a rejoins with a new session",
+        retry_on=(CoordinatorUnavailableError,),
+    )
     assert recorder.of("a").count("master") == 1
     assert not flaky.is_master and steady.is_master
 

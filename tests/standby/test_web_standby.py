@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from kazoo.client import KazooClient
 
-from disconf_client.standby import ActiveStandby
+from disconf_client.standby import ActiveStandby, CoordinatorUnavailableError
 from disconf_core import Coordinates
 from disconf_web import create_app, get_notifier, shutdown_app
 from disconf_web.migrate import upgrade
@@ -54,7 +54,11 @@ def test_lists_elections_contenders_and_context(
     report = ActiveStandby("report", coords=COORDS, client=zk).start()
     try:
         master = wait_until(lambda: [j for j in jobs if j.is_master], 10)[0]
-        wait_until(lambda: report.is_master and len(master.contenders()) == 2, 10)
+        wait_until(
+            lambda: report.is_master and len(master.contenders()) == 2,
+            10,
+            retry_on=(CoordinatorUnavailableError,),
+        )
         master.save_context({"offset": 7})
 
         body = client.get(BASE, headers=tokens.headers("viewer")).get_json()
