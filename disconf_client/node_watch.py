@@ -127,9 +127,11 @@ class NodeWatch:
         self._armed = threading.Event()  # the first read has been answered
         self._initial = True  # the next answer is the first one: not a change
         self._stopped = False
-        self._on_event = direct(self._handle_event_fn())
-        self._on_data = direct(self._handle_data_fn())
-        self._on_exists = direct(self._handle_exists_fn())
+        # Marked functions (a bound method cannot carry the mark), made once: kazoo keeps a
+        # watch function in a set, so re-arming with the same object never doubles it.
+        self._on_event = direct(lambda event: self._handle_event(event))
+        self._on_data = direct(lambda result: self._handle_data(result))
+        self._on_exists = direct(lambda result: self._handle_exists(result))
 
     # -- public -------------------------------------------------------------------------------
 
@@ -163,41 +165,32 @@ class NodeWatch:
     def _read(self) -> None:
         self.zk.get_async(self.path, watch=self._on_event).rawlink(self._on_data)
 
-    def _handle_event_fn(self) -> Callable[[Any], None]:
-        def on_event(event: Any) -> None:
-            if self._stopped or event.type == EventType.NONE:
-                return  # stopped, or the session ended (rearm() follows the next CONNECTED)
-            self._read()
+    def _handle_event(self, event: Any) -> None:
+        if self._stopped or event.type == EventType.NONE:
+            return  # stopped, or the session ended (rearm() follows the next CONNECTED)
+        self._read()
 
-        return on_event
+    def _handle_data(self, result: Any) -> None:
+        if self._stopped:
+            return
+        exception = result.exception
+        if isinstance(exception, NoNodeError):
+            self.zk.exists_async(self.path, watch=self._on_event).rawlink(self._on_exists)
+            return
+        if exception is not None:
+            # Connection loss, expiry, closing: rearm() on the next CONNECTED reads again.
+            log.debug("reading %s failed: %r", self.path, exception)
+            return
+        data, stat = result.value
+        self._report(stat.mzxid, data)
 
-    def _handle_data_fn(self) -> Callable[[Any], None]:
-        def on_data(result: Any) -> None:
-            if self._stopped:
-                return
-            exception = result.exception
-            if isinstance(exception, NoNodeError):
-                self.zk.exists_async(self.path, watch=self._on_event).rawlink(self._on_exists)
-                return
-            if exception is not None:
-                # Connection loss, expiry, closing: rearm() on the next CONNECTED reads again.
-                log.debug("reading %s failed: %r", self.path, exception)
-                return
-            data, stat = result.value
-            self._report(stat.mzxid, data)
-
-        return on_data
-
-    def _handle_exists_fn(self) -> Callable[[Any], None]:
-        def on_exists(result: Any) -> None:
-            if self._stopped or result.exception is not None:
-                return
-            if result.value is not None:
-                self._read()  # created since the read failed: read it (and watch its data)
-                return
-            self._report(None, None)
-
-        return on_exists
+    def _handle_exists(self, result: Any) -> None:
+        if self._stopped or result.exception is not None:
+            return
+        if result.value is not None:
+            self._read()  # created since the read failed: read it (and watch its data)
+            return
+        self._report(None, None)
 
     def _report(self, mzxid: int | None, data: bytes | None) -> None:
         with self._lock:

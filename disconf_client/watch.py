@@ -26,8 +26,9 @@ Error Handling
   reconnecting in the background (forever, with backoff). Watches and instance nodes are created
   on the first ``CONNECTED``, and ``on_resync()`` is then called so the client re-fetches
   everything (a change may have happened meanwhile).
-* SUSPENDED: nothing is done (watches and ephemeral nodes survive if the session does);
-  instance updates made meanwhile fail, are logged, and are rewritten on reconnection.
+* SUSPENDED: nothing is done (ephemeral nodes survive if the session does, watches do not:
+  ZooKeeper drops them with the connection); instance updates made meanwhile fail, are logged,
+  and are rewritten on reconnection, and every watch is read again on the next ``CONNECTED``.
 * LOST (session expired): ephemeral instance nodes are gone. On the next ``CONNECTED`` (a new
   session) every instance node is re-created with the current value, every watch is read
   again (:meth:`~disconf_client.node_watch.NodeWatch.rearm`, also after a mere disconnection,
