@@ -369,13 +369,27 @@ def bench_fanout(ctx: Context) -> None:
     }
 
 
+#: How long past its duration a ``wrk`` run may take before it counts as hung. Twice a run is
+#: allowed: a clean-clone CI run once saw a one-second ``wrk`` still running after 121 s (the
+#: whole machine stalled; other tests timed out at the same moment), and the retry is a new
+#: measurement, not a partial one.
+WRK_GRACE = 60.0
+
+
 def _wrk(url: str, connections: int, seconds: float) -> dict[str, Any]:
     threads = min(2, connections)
-    out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(seconds))}s",
-         "--latency", "--timeout", "30s", url],
-        capture_output=True, text=True, timeout=seconds + 120, check=True,
-    ).stdout  # fmt: skip
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, int(seconds))}s",
+               "--latency", "--timeout", "30s", url]  # fmt: skip
+    for last_try in (False, True):
+        try:
+            out = subprocess.run(
+                command, capture_output=True, text=True, timeout=seconds + WRK_GRACE, check=True
+            ).stdout
+            break
+        except subprocess.TimeoutExpired:
+            if last_try:
+                raise
+            print(f"bench: wrk not done {WRK_GRACE:g}s after its {seconds:g}s; once more")
     result: dict[str, Any] = {"tool": "wrk", "errors": 0}
     for line in out.splitlines():
         words = line.split()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,6 +17,46 @@ T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+#: A gap longer than this between two looks at a :class:`Budget` is counted as this much: the
+#: test process was not running (a paused VM, a starved CI host), and a budget is what the code
+#: under test may spend, not how long the machine stood still. A clean-clone CI run once had
+#: three tests on three workers time out together, one of them a one-second ``wrk`` that was
+#: still not done after 121 s.
+STALL_GAP = 5.0
+
+
+class Budget:
+    """A timeout that counts the time between looks at it, each look at most :data:`STALL_GAP`.
+
+    Waiting for ``seconds`` on a machine that keeps running takes ``seconds``; a stall of the
+    whole machine costs at most :data:`STALL_GAP` of the budget. Still bounded: every look costs
+    what passed since the last one (capped), so a loop that looks at least once per
+    :data:`STALL_GAP` ends after ``seconds`` of its own time and ``seconds / STALL_GAP`` stalls
+    at most."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+        self.stalled = 0.0  # wall time not counted, for the failure message
+        self._last = time.monotonic()
+
+    def left(self) -> float:
+        now = time.monotonic()
+        step, self._last = now - self._last, now
+        self.spent += min(step, STALL_GAP)
+        self.stalled += max(step - STALL_GAP, 0.0)
+        return max(self.seconds - self.spent, 0.0)
+
+    def expired(self) -> bool:
+        return self.left() <= 0.0
+
+    def describe(self) -> str:
+        stalled = f" (and {self.stalled:.0f}s not counted: the machine stalled)" * (
+            self.stalled > 0
+        )
+        return f"{self.seconds:g}s{stalled}"
+
+
 def wait_until(
     predicate: Callable[[], T],
     timeout: float = 10.0,
@@ -24,10 +65,11 @@ def wait_until(
     *,
     retry_on: tuple[type[BaseException], ...] = (),
 ) -> T:
-    """Poll ``predicate`` until it returns a truthy value (returned), at most ``timeout`` s.
-    An exception of ``retry_on`` counts as "not yet" (e.g. a ZooKeeper connection that a loaded
-    machine dropped for a moment); the last one is chained to the timeout's error."""
-    deadline = time.monotonic() + timeout
+    """Poll ``predicate`` until it returns a truthy value (returned), for a :class:`Budget` of
+    ``timeout`` s. An exception of ``retry_on`` counts as "not yet" (e.g. a ZooKeeper connection
+    that a loaded machine dropped for a moment); the last one is chained to the timeout's
+    error."""
+    budget = Budget(timeout)
     error: BaseException | None = None
 
     def poll() -> T | None:
@@ -40,13 +82,21 @@ def wait_until(
 
     last = poll()
     while not last:
-        if time.monotonic() >= deadline:
+        if budget.expired():
             raise AssertionError(
-                f"timed out after {timeout}s waiting for {message or predicate}"
+                f"timed out after {budget.describe()} waiting for {message or predicate}"
             ) from error
         time.sleep(interval)
         last = poll()
     return last
+
+
+def join_within(thread: threading.Thread, timeout: float) -> bool:
+    """Join ``thread`` for a :class:`Budget` of ``timeout`` s; whether it ended."""
+    budget = Budget(timeout)
+    while thread.is_alive() and not budget.expired():
+        thread.join(min(0.5, budget.left()))
+    return not thread.is_alive()
 
 
 def service_missing(what: str) -> None:

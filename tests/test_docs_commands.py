@@ -49,7 +49,7 @@ from kazoo.client import KazooClient
 
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper, free_port
 from disconf_web.quickstart import DEMO, DEMO_FILE, DEMO_FILE_CONTENT, DEMO_ITEM
-from tests.helpers import service_missing
+from tests.helpers import Budget, service_missing
 from tests.plugins.web import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -259,8 +259,8 @@ def _run(
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + (READY_TIMEOUT if ready else COMMAND_TIMEOUT)
-        while time.monotonic() < deadline:
+        budget = Budget(READY_TIMEOUT if ready else COMMAND_TIMEOUT)
+        while not budget.expired():
             status = process.poll()
             if status is not None:
                 return status, log.read_text(errors="replace")
@@ -501,9 +501,9 @@ def test_quickstart_banner_commands_run_as_printed(reader: Reader) -> None:
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + READY_TIMEOUT
+        budget = Budget(READY_TIMEOUT)
         ready = False
-        while time.monotonic() < deadline and process.poll() is None:
+        while not budget.expired() and process.poll() is None:
             if _is_ready("disconf-web quickstart", command, log):
                 ready = _is_ready("disconf-web serve", f"--port {port}", log)
                 if ready:

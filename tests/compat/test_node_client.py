@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import service_missing, wait_until
+from tests.helpers import Budget, service_missing, wait_until
 from tests.plugins.web import LiveServer
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
@@ -68,12 +68,12 @@ class NodeClient:
                 continue
 
     def next_event(self, kind: str, timeout: float = 20.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        budget = Budget(timeout)
+        while not budget.expired():
             try:
-                event = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+                event = self.events.get(timeout=min(0.5, max(0.01, budget.left())))
             except queue.Empty:
-                break
+                continue
             if event["event"] == "error":
                 raise AssertionError(f"node client error: {event['message']}")
             if event["event"] == kind:

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from disconf_web.embedded_zookeeper import free_port
+from tests.helpers import Budget
 
 __all__ = ["LiveServer", "live_server"]
 
@@ -116,8 +117,8 @@ class LiveServer:
             )
         finally:
             log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        budget = Budget(timeout)
+        while not budget.expired():
             if not self.is_running():
                 raise RuntimeError(f"disconf-web serve exited: {self.log_tail()}")
             try:

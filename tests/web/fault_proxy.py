@@ -30,6 +30,11 @@ import threading
 import time
 from pathlib import Path
 
+from tests.helpers import Budget
+
+#: How long the proxy may take to start or to acknowledge a signal (a :class:`Budget`).
+ACKNOWLEDGE_TIMEOUT = 20.0
+
 _forwarding = threading.Event()
 _forwarding.set()
 
@@ -84,7 +89,7 @@ def _serve(target_port: int) -> None:
 class FaultProxy:
     """The proxy process, for tests: ``black_hole()``, ``pause()``, ``restore()``, ``stop()``."""
 
-    def __init__(self, target_port: int, *, start_timeout: float = 20.0) -> None:
+    def __init__(self, target_port: int, *, start_timeout: float = ACKNOWLEDGE_TIMEOUT) -> None:
         root = Path(__file__).resolve().parents[2]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.web.fault_proxy", str(target_port)],
@@ -94,8 +99,7 @@ class FaultProxy:
             bufsize=0,  # unbuffered: select() sees every line not yet read
         )
         assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], start_timeout)
-        line = self.process.stdout.readline() if ready else b""
+        line = self._line(Budget(start_timeout))
         if not line.strip().isdigit():
             self.stop()
             raise RuntimeError(f"fault proxy did not start within {start_timeout}s")
@@ -111,10 +115,10 @@ class FaultProxy:
         """Returns once every thread of the proxy is stopped."""
         os.kill(self.process.pid, signal.SIGSTOP)
         self.paused = True
-        deadline = time.monotonic() + 20.0
+        budget = Budget(ACKNOWLEDGE_TIMEOUT)
         while not self._stopped():
-            if time.monotonic() >= deadline:
-                raise RuntimeError("fault proxy not stopped 20s after SIGSTOP")
+            if budget.expired():
+                raise RuntimeError(f"fault proxy not stopped {budget.describe()} after SIGSTOP")
             time.sleep(0.005)
 
     def restore(self) -> None:
@@ -125,20 +129,25 @@ class FaultProxy:
         os.kill(self.process.pid, signal.SIGUSR2)
         self._acknowledged("forwarding")
 
-    def _acknowledged(self, word: str, timeout: float = 20.0) -> None:
+    def _acknowledged(self, word: str, timeout: float = ACKNOWLEDGE_TIMEOUT) -> None:
         """Read the proxy's output up to the line ``word`` (its signal handler ran)."""
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + timeout
+        budget = Budget(timeout)
         while True:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.process.stdout], [], [], max(left, 0))
-            if not ready:
-                raise RuntimeError(f"fault proxy did not say {word!r} within {timeout}s")
-            line = self.process.stdout.readline()
+            line = self._line(budget)
             if not line:
-                raise RuntimeError(f"fault proxy exited before saying {word!r}")
+                raise RuntimeError(f"fault proxy said no {word!r} within {budget.describe()}")
             if line.strip() == word.encode():
                 return
+
+    def _line(self, budget: Budget) -> bytes:
+        """The proxy's next output line; empty if it exited or said nothing within ``budget``
+        (looked at in short slices, so a stall of the machine is not counted)."""
+        assert self.process.stdout is not None
+        while not budget.expired():
+            ready, _, _ = select.select([self.process.stdout], [], [], min(0.5, budget.left()))
+            if ready:
+                return self.process.stdout.readline()
+        return b""
 
     def _stopped(self) -> bool:
         """Every thread of the proxy is in the stopped state (``T`` in /proc)."""

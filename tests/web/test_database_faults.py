@@ -23,7 +23,7 @@ from flask import Flask
 from disconf_web import SettingsError, create_app, get_db, shutdown_app
 from disconf_web.migrate import upgrade
 from disconf_web.protocol import get_protocol
-from tests.helpers import wait_until
+from tests.helpers import join_within, wait_until
 
 from .conftest import Tokens, make_tokens
 from .fault_proxy import FaultProxy
@@ -47,7 +47,8 @@ T = TypeVar("T")
 
 
 def bounded(call: Callable[[], T], timeout: float = HUNG) -> T:
-    """Run ``call`` in a thread; fail the test if it has not returned after ``timeout``."""
+    """Run ``call`` in a thread; fail the test if it has not returned after ``timeout`` (a
+    :class:`~tests.helpers.Budget`: a stall of the whole machine is not the request's wait)."""
     result: list[T] = []
     failure: list[BaseException] = []
 
@@ -59,8 +60,7 @@ def bounded(call: Callable[[], T], timeout: float = HUNG) -> T:
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
+    if not join_within(worker, timeout):
         pytest.fail(f"request still waiting after {timeout}s: a database wait is unbounded")
     if failure:
         raise failure[0]
