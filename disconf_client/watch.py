@@ -26,6 +26,11 @@ Error Handling
   reconnecting in the background (forever, with backoff). Watches and instance nodes are created
   on the first ``CONNECTED``, and ``on_resync()`` is then called so the client re-fetches
   everything (a change may have happened meanwhile).
+* ZooKeeper that accepts and never answers (a paused server, a silent partition) while configs
+  are being armed: :meth:`ConfigWatcher.watch` and the re-arming after a reconnection wait at
+  most ``_OPERATION_TIMEOUT`` (10 s) for creating the config nodes and as much for the watches'
+  first reads, for all configs together, and never raise; a node not created is created on the
+  next ``CONNECTED``, a watch not confirmed counts its first answer as a change.
 * SUSPENDED: nothing is done (ephemeral nodes survive if the session does, watches do not:
   ZooKeeper drops them with the connection); instance updates made meanwhile fail, are logged,
   and are rewritten on reconnection, and every watch is read again on the next ``CONNECTED``.
@@ -44,6 +49,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -94,6 +100,7 @@ class ConfigWatcher:
         self._on_resync = on_resync
         self._keys: list[ConfigKey] = []
         self._watches: dict[ConfigKey, NodeWatch] = {}
+        self._unensured: set[ConfigKey] = set()  # config nodes not yet known to exist
         self._instance_data: dict[ConfigKey, bytes] = {}
         self._schema_data: bytes | None = None
         self._lock = threading.RLock()
@@ -141,36 +148,72 @@ class ConfigWatcher:
     # -- watches ------------------------------------------------------------------------------
 
     def watch(self, keys: Iterable[ConfigKey]) -> None:
-        """Register configs; armed now if connected, else on the first connection."""
+        """Register configs; armed now if connected, else on the first connection. Never raises
+        for ZooKeeper and returns within twice ``_OPERATION_TIMEOUT`` whatever ZooKeeper does
+        (:meth:`_arm_new`)."""
         with self._lock:
             for key in keys:
                 if key not in self._keys:
                     self._keys.append(key)
-            if self.zk.connected:
-                for key in self._keys:
-                    self._arm(key)
+            registered = list(self._keys)
+        if self.zk.connected:
+            self._arm_new(registered)
 
-    def _arm(self, key: ConfigKey) -> bool:
-        """Create the node if missing and arm its watch; False if it was already armed."""
+    def _arm_new(self, keys: list[ConfigKey]) -> list[ConfigKey]:
+        """Create the config nodes of ``keys`` not armed yet if missing, then arm their watches;
+        the keys armed by this call.
+
+        Every request of a step is sent at once and the step waits ``_OPERATION_TIMEOUT`` in all
+        (not per config: a client of many configs starts as fast as one of a few, and a
+        ZooKeeper that accepts and never answers holds it twice that at most). Nothing here
+        raises for ZooKeeper: a node that could not be created is created again on the next
+        ``CONNECTED`` (a watch on a missing node works: it reports the creation), and a watch
+        whose first read is not answered in time counts that answer as a change
+        (:meth:`NodeWatch.wait_armed`); its read is sent again on the next ``CONNECTED``."""
         with self._lock:
-            if key in self._watches or self._closed:
-                return False
-            path = self.node_path(key)
-            self.zk.ensure_path(path)
-
-            def on_change(data: bytes | None) -> None:  # on kazoo's connection thread
-                if self._closed:
-                    return
-                log.debug("config node %s changed", path)
-                self._notify(key, data)
-
-            node_watch = NodeWatch(self.zk, path, on_change)
-            node_watch.start()
-            if not node_watch.wait_armed(_OPERATION_TIMEOUT):
+            if self._closed:
+                return []
+            new = [key for key in dict.fromkeys(keys) if key not in self._watches]
+            self._unensured.update(new)
+            ensuring = [
+                (key, self.zk.ensure_path_async(self.node_path(key))) for key in self._unensured
+            ]
+        deadline = time.monotonic() + _OPERATION_TIMEOUT
+        for key, result in ensuring:
+            try:
+                result.get(timeout=max(deadline - time.monotonic(), 0.0))
+            except (KazooException, KazooTimeoutError) as exc:
+                log.warning(
+                    "cannot create %s (retried on reconnection): %r", self.node_path(key), exc
+                )
+            else:
+                with self._lock:
+                    self._unensured.discard(key)
+        armed: list[tuple[ConfigKey, NodeWatch]] = []
+        with self._lock:
+            for key in new:
+                if key in self._watches or self._closed:
+                    continue  # armed meanwhile by another caller, or closing
+                node_watch = NodeWatch(self.zk, self.node_path(key), self._on_change_of(key))
+                self._watches[key] = node_watch
+                node_watch.start()
+                armed.append((key, node_watch))
+        deadline = time.monotonic() + _OPERATION_TIMEOUT
+        for _key, node_watch in armed:
+            if not node_watch.wait_armed(max(deadline - time.monotonic(), 0.0)):
                 # Its first answer will count as a change: nothing slips between arm and fetch.
-                log.warning("watch on %s not confirmed yet; armed when ZooKeeper answers", path)
-            self._watches[key] = node_watch
-            return True
+                log.warning("watch on %s not confirmed yet; armed when ZooKeeper answers",
+                            node_watch.path)  # fmt: skip
+        return [key for key, _watch in armed]
+
+    def _on_change_of(self, key: ConfigKey) -> Callable[[bytes | None], None]:
+        def on_change(data: bytes | None) -> None:  # on kazoo's connection thread
+            if self._closed:
+                return
+            log.debug("config node of %s changed", key)
+            self._notify(key, data)
+
+        return on_change
 
     # -- instance nodes -----------------------------------------------------------------------
 
@@ -232,7 +275,9 @@ class ConfigWatcher:
                     return
                 for node_watch in self._watches.values():
                     node_watch.rearm()  # a version missed while disconnected is reported
-                newly_armed = [key for key in list(self._keys) if self._arm(key)]
+                registered = list(self._keys)
+            newly_armed = self._arm_new(registered)
+            with self._lock:
                 lost, self._lost = self._lost, False
                 pending = dict(self._instance_data)
                 schema = self._schema_data
