@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import Budget
 from tests.plugins.web import LiveServer
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "client_demo" / "demo.py"
@@ -54,13 +55,12 @@ class Demo:
     def expect(self, fragment: str, timeout: float = 20.0) -> float:
         """Wait for a line containing ``fragment``; returns the seconds it took."""
         start = time.monotonic()
-        deadline = start + timeout
+        budget = Budget(timeout)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if budget.expired():
                 raise AssertionError(f"demo never printed {fragment!r}")
             try:
-                line = self.lines.get(timeout=remaining)
+                line = self.lines.get(timeout=min(0.5, budget.left()))
             except queue.Empty:
                 continue
             if fragment in line:
