@@ -16,7 +16,12 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadArgumentsError
+from kazoo.exceptions import (
+    BadArgumentsError,
+    ConnectionLoss,
+    NodeExistsError,
+    SessionExpiredError,
+)
 from kazoo.protocol.serialization import Create
 from kazoo.security import OPEN_ACL_UNSAFE
 
@@ -27,6 +32,7 @@ from disconf_core import (
     validate_config_name,
     zookeeper_refusal,
 )
+from tests.helpers import wait_until
 
 CLASSES = {
     "ascii": st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters="/"),
@@ -60,14 +66,23 @@ def zookeeper_stores(zk: KazooClient, name: str) -> bool:
         name.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: not UTF-8, cannot be sent at all
         return False
-    result = zk.handler.async_result()
-    try:
-        zk._call(Create(f"{zk.chroot}/{name}", b"", OPEN_ACL_UNSAFE, 0), result)
-        result.get(timeout=CREATE_TIMEOUT)
-    except BadArgumentsError:
-        return False
-    zk.delete(f"/{name}")
-    return True
+    for _attempt in range(3):
+        result = zk.handler.async_result()
+        try:
+            zk._call(Create(f"{zk.chroot}/{name}", b"", OPEN_ACL_UNSAFE, 0), result)
+            result.get(timeout=CREATE_TIMEOUT)
+        except BadArgumentsError:
+            return False
+        except NodeExistsError:
+            pass  # stored by the try before, whose answer was lost with the connection
+        except (ConnectionLoss, SessionExpiredError):
+            # The test's own session, not the name: a machine that stalled longer than the
+            # session timeout expires it (kazoo starts a new one). Ask again once connected.
+            wait_until(lambda: zk.connected, 60, message="the test's ZooKeeper session back")
+            continue
+        zk.retry(zk.delete, f"/{name}")
+        return True
+    raise AssertionError(f"no answer about {name!r}: the connection was lost three times")
 
 
 @pytest.mark.parametrize("name", [char for char in ("a", "\x85", "\U0001f600")])
