@@ -3,7 +3,8 @@
 * ``zk_server``: one ZooKeeper per test session, started from the Debian jars on 127.0.0.1
   (readiness probed with ``ruok``/``srvr``), stopped by PID at the end.
 * ``zk_hosts``: a connect string with a fresh chroot per test, so tests never see each
-  other's nodes; ``zk``: a connected kazoo client on it.
+  other's nodes; ``zk``: a connected kazoo client on it; ``zk_proxy``: a loopback proxy in
+  front of ``zk_server`` that a test can cut, freeze (accept and never answer) and restore.
 * ``mysql_admin_url`` / ``make_mysql_database``: a real MariaDB/MySQL
   (``DISCONF_TEST_MYSQL_URL``, default ``mysql+pymysql://root@127.0.0.1:3306``) with throwaway
   databases dropped at the end of the run.
@@ -28,6 +29,7 @@ from disconf_web.embedded_zookeeper import (
     ZooKeeperStartError,
 )
 from tests.helpers import service_missing, started_kazoo
+from tests.standby.tcp_proxy import TcpProxy
 
 pytest_plugins = ["tests.plugins.web"]
 
@@ -65,6 +67,15 @@ def zk_hosts(zk_server: EmbeddedZooKeeper) -> Iterator[str]:
 def zk(zk_hosts: str) -> Iterator[KazooClient]:
     with started_kazoo(zk_hosts) as client:
         yield client
+
+
+@pytest.fixture
+def zk_proxy(zk_server: EmbeddedZooKeeper) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(zk_server.port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture(scope="session")

@@ -99,6 +99,25 @@ def join_within(thread: threading.Thread, timeout: float) -> bool:
     return not thread.is_alive()
 
 
+def outcome(call: Callable[[], Any], bound: float) -> BaseException | None:
+    """Run ``call`` in a thread: its exception, None if it returned; the test fails if it has
+    not ended within ``bound`` (a :class:`Budget`), so a call that hangs fails instead of
+    hanging the test."""
+    box: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            box.append(exc)
+        else:
+            box.append(None)
+
+    threading.Thread(target=run, name="test-call", daemon=True).start()
+    wait_until(lambda: box, bound, message="the call to end")
+    return box[0]
+
+
 def service_missing(what: str) -> None:
     """A required real service is unavailable: a failure in CI, a skip on a laptop."""
     if IN_CI:

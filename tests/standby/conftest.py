@@ -12,7 +12,6 @@ import pytest
 
 from disconf_client.standby import ActiveStandby
 from disconf_core import Coordinates
-from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from tests.standby.tcp_proxy import TcpProxy
 
 COORDS = Coordinates("billing", "1_0_0", "test")
@@ -72,9 +71,6 @@ def make_election(zk_hosts: str, recorder: Recorder) -> Iterator[Callable[..., A
 
 
 @pytest.fixture
-def proxy(zk_server: EmbeddedZooKeeper) -> Iterator[TcpProxy]:
-    server = TcpProxy(zk_server.port)
-    try:
-        yield server
-    finally:
-        server.close()
+def proxy(zk_proxy: TcpProxy) -> TcpProxy:
+    """The standby tests' name for ``zk_proxy`` (tests/conftest.py)."""
+    return zk_proxy

@@ -8,7 +8,6 @@ hanging it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from disconf_client.standby import (
     MastershipError,
     NotMasterError,
 )
+from tests.helpers import outcome as call_outcome
 from tests.helpers import wait_until
 from tests.standby.tcp_proxy import TcpProxy
 
@@ -29,21 +29,7 @@ CONTEXT = b'{"format":"json","token":0,"saved_at":0,"host":"h","pid":1,"size":2}
 
 
 def outcome(call: Callable[[], Any]) -> BaseException | None:
-    """Run ``call`` in a thread; its exception (None if it returned), or fail if it hangs."""
-    box: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            box.append(exc)
-        else:
-            box.append(None)
-
-    thread = threading.Thread(target=run, name="test-call", daemon=True)
-    thread.start()
-    wait_until(lambda: box, CALL_BOUND, message="the call to end")
-    return box[0]
+    return call_outcome(call, CALL_BOUND)
 
 
 def test_a_write_on_a_lost_connection_raises_a_mastership_error(
