@@ -72,6 +72,11 @@ ConfigKey = tuple[ConfigType, str]
 _OPERATION_TIMEOUT = 10.0
 
 
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (a ``time.monotonic()`` value), never negative."""
+    return max(deadline - time.monotonic(), 0.0)
+
+
 def default_instance_name() -> str:
     """``<host>_<pid>_<uuid>``: unique per client; the server treats it as opaque."""
     host = socket.gethostname().replace("/", "-") or "localhost"
@@ -163,9 +168,9 @@ class ConfigWatcher:
         """Create the config nodes of ``keys`` not armed yet if missing, then arm their watches;
         the keys armed by this call.
 
-        Every request of a step is sent at once and the step waits ``_OPERATION_TIMEOUT`` in all
-        (not per config: a client of many configs starts as fast as one of a few, and a
-        ZooKeeper that accepts and never answers holds it twice that at most). Nothing here
+        Every request of a step is sent at once and the step waits ``_OPERATION_TIMEOUT`` in all,
+        not per config: a ZooKeeper that accepts and never answers holds it twice that at most,
+        however many configs there are. Nothing here
         raises for ZooKeeper: a node that could not be created is created again on the next
         ``CONNECTED`` (a watch on a missing node works: it reports the creation), and a watch
         whose first read is not answered in time counts that answer as a change
@@ -173,7 +178,7 @@ class ConfigWatcher:
         with self._lock:
             if self._closed:
                 return []
-            new = [key for key in dict.fromkeys(keys) if key not in self._watches]
+            new = [key for key in keys if key not in self._watches]  # keys: self._keys, unique
             self._unensured.update(new)
             ensuring = [
                 (key, self.zk.ensure_path_async(self.node_path(key))) for key in self._unensured
@@ -181,7 +186,7 @@ class ConfigWatcher:
         deadline = time.monotonic() + _OPERATION_TIMEOUT
         for key, result in ensuring:
             try:
-                result.get(timeout=max(deadline - time.monotonic(), 0.0))
+                result.get(timeout=_left(deadline))
             except (KazooException, KazooTimeoutError) as exc:
                 log.warning(
                     "cannot create %s (retried on reconnection): %r", self.node_path(key), exc
@@ -200,7 +205,7 @@ class ConfigWatcher:
                 armed.append((key, node_watch))
         deadline = time.monotonic() + _OPERATION_TIMEOUT
         for _key, node_watch in armed:
-            if not node_watch.wait_armed(max(deadline - time.monotonic(), 0.0)):
+            if not node_watch.wait_armed(_left(deadline)):
                 # Its first answer will count as a change: nothing slips between arm and fetch.
                 log.warning("watch on %s not confirmed yet; armed when ZooKeeper answers",
                             node_watch.path)  # fmt: skip

@@ -29,7 +29,7 @@ from disconf_web.embedded_zookeeper import (
     ZooKeeperStartError,
 )
 from tests.helpers import service_missing, started_kazoo
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 pytest_plugins = ["tests.plugins.web"]
 

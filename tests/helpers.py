@@ -51,10 +51,9 @@ class Budget:
         return self.left() <= 0.0
 
     def describe(self) -> str:
-        stalled = f" (and {self.stalled:.0f}s not counted: the machine stalled)" * (
-            self.stalled > 0
-        )
-        return f"{self.seconds:g}s{stalled}"
+        if self.stalled <= 0:
+            return f"{self.seconds:g}s"
+        return f"{self.seconds:g}s (and {self.stalled:.0f}s not counted: the machine stalled)"
 
 
 def wait_until(

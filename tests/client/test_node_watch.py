@@ -16,7 +16,7 @@ from disconf_client import node_watch as node_watch_module
 from disconf_client.node_watch import DirectHandler, NodeWatch
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from tests.helpers import expire_session, started_kazoo, wait_until
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 PATH = "/watched"
 

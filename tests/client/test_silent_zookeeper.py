@@ -21,7 +21,7 @@ from disconf_client.watch import ConfigKey, ConfigWatcher
 from disconf_core import ConfigType, config_node
 from tests.client.conftest import COORDS, Harness
 from tests.helpers import outcome, wait_until
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 #: The test's bound for a call that must end within its own timeouts (far above them).
 CALL_BOUND = 60.0

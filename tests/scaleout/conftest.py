@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from bench.harness import WebServer
 from disconf_client import DisconfClient, disconf_item
 from disconf_web.embedded_zookeeper import ZooKeeperEnsemble
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 APP, ENV, VERSION = "shop", "prod", "1_0_0"
 

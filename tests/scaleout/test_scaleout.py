@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from bench.harness import WebServer
 from disconf_web.embedded_zookeeper import ZooKeeperEnsemble
 from tests.helpers import wait_until
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 from .conftest import APP, ENV, VERSION, Watched, proxied
 

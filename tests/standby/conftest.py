@@ -12,7 +12,7 @@ import pytest
 
 from disconf_client.standby import ActiveStandby
 from disconf_core import Coordinates
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 COORDS = Coordinates("billing", "1_0_0", "test")
 

@@ -25,7 +25,7 @@ from disconf_core import InvalidNameError
 from disconf_core.standby import MAX_CONTEXT_BYTES, ContextTooLargeError, StandbyDataError
 from tests.helpers import wait_until
 from tests.standby.conftest import COORDS, Recorder
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 MakeElection = Callable[..., ActiveStandby]
 

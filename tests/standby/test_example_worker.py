@@ -38,7 +38,7 @@ from disconf_core import Coordinates, standby_node
 from disconf_core.standby import StandbyDataError, decode_context
 from disconf_web.embedded_zookeeper import EmbeddedZooKeeper
 from tests.helpers import started_kazoo, wait_until
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
 

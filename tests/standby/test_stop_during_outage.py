@@ -18,7 +18,7 @@ from disconf_client.standby import ActiveStandby
 from disconf_client.standby.errors import CoordinatorUnavailableError
 from tests.helpers import wait_until
 from tests.standby.conftest import Recorder
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 MakeElection = Callable[..., ActiveStandby]
 STOP_TIMEOUT = 60.0

@@ -21,7 +21,7 @@ from disconf_client.standby import (
 )
 from tests.helpers import outcome as call_outcome
 from tests.helpers import wait_until
-from tests.standby.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy
 
 MakeElection = Callable[..., ActiveStandby]
 CALL_BOUND = 30.0  # the test's bound for a call that must end within the session timeout
